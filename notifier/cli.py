@@ -1,0 +1,203 @@
+"""The `notifier` command line: parse arguments, load the configuration once, run one command.
+
+Exit status: 0 success, 1 bad input (configuration, files, arguments the command rejects),
+2 usage errors (what argparse rejects).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from notifier import demo, report_text
+from notifier.daemon import serve
+from notifier.domain import Role
+from notifier.errors import InputError, NotifierError
+from notifier.logs import configure_logging
+from notifier.roster_import import import_roster, import_stations
+from notifier.settings import Settings, load_settings, require_serve_secrets
+from notifier.store import people, schema, tokens
+from notifier.store.engine import Database
+
+Handler = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; the process's exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "handler"):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        settings = load_settings(args.config, os.environ)
+        configure_logging(settings.logging)
+        if args.handler is run_serve:
+            require_serve_secrets(settings)
+            return serve(settings)
+        if args.handler is run_demo:
+            return demo.run(settings, contacts=args.contacts, actor=_actor())
+        handler: Handler = args.handler
+        return asyncio.run(handler(args, settings))
+    except NotifierError as error:
+        print(error, file=sys.stderr)
+        return 1
+    except OSError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of every subcommand; each takes `--config FILE` after its name."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, metavar="FILE", help="TOML configuration file")
+    parser = argparse.ArgumentParser(
+        prog="notifier", description="Emergency notification daemon and tools."
+    )
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    command = commands.add_parser("serve", parents=[common], help="run the daemon")
+    command.set_defaults(handler=run_serve)
+
+    command = commands.add_parser(
+        "demo", parents=[common], help="set up the embedded database and serve"
+    )
+    command.add_argument("--contacts", type=Path, default=Path("contacts"), metavar="DIR")
+    command.set_defaults(handler=run_demo)
+
+    db = commands.add_parser("db", help="database schema").add_subparsers(
+        title="commands", metavar="COMMAND"
+    )
+    command = db.add_parser("upgrade", parents=[common], help="create or migrate the database")
+    command.set_defaults(handler=run_db_upgrade)
+
+    stations = commands.add_parser("stations", help="duty stations").add_subparsers(
+        title="commands", metavar="COMMAND"
+    )
+    command = stations.add_parser(
+        "import", parents=[common], help="add or update stations from a CSV or JSON file"
+    )
+    command.add_argument("file", type=Path, metavar="FILE")
+    command.set_defaults(handler=run_stations_import)
+
+    roster = commands.add_parser("roster", help="personnel rosters").add_subparsers(
+        title="commands", metavar="COMMAND"
+    )
+    command = roster.add_parser(
+        "import", parents=[common], help="add or update people from a CSV or JSON file"
+    )
+    command.add_argument("file", type=Path, metavar="FILE")
+    command.add_argument(
+        "--dry-run", action="store_true", help="show what would change; write nothing"
+    )
+    command.add_argument(
+        "--prune", action="store_true", help="deactivate people of the file's stations it omits"
+    )
+    command.set_defaults(handler=run_roster_import)
+    command = roster.add_parser("list", parents=[common], help="show the roster")
+    command.add_argument("--station", metavar="CODE")
+    command.add_argument("--all", action="store_true", help="include deactivated people")
+    command.add_argument("--json", action="store_true", help="print JSON")
+    command.set_defaults(handler=run_roster_list)
+
+    token = commands.add_parser("token", help="API tokens").add_subparsers(
+        title="commands", metavar="COMMAND"
+    )
+    command = token.add_parser(
+        "create", parents=[common], help="create an API token and print it once"
+    )
+    command.add_argument("--name", required=True)
+    command.add_argument("--role", required=True, choices=[role.value for role in Role])
+    command.add_argument("--stations", default="", metavar="CODE,…")
+    command.set_defaults(handler=run_token_create)
+    return parser
+
+
+async def run_serve(args: argparse.Namespace, settings: Settings) -> int:
+    """Dispatched by `main` outside any event loop; listed for the parser."""
+    raise AssertionError("serve runs its own event loop")
+
+
+async def run_demo(args: argparse.Namespace, settings: Settings) -> int:
+    """Dispatched by `main` outside any event loop; listed for the parser."""
+    raise AssertionError("demo runs its own event loop")
+
+
+async def run_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    """Create the schema, or migrate it to this version's."""
+    async with Database.open(settings.database.url) as database:
+        before, after = await schema.upgrade(database)
+    if before == after:
+        print(f"database schema is current ({after})")
+    else:
+        print(f"database schema upgraded from {before or 'empty'} to {after}")
+    return 0
+
+
+async def run_stations_import(args: argparse.Namespace, settings: Settings) -> int:
+    """Upsert stations from a file."""
+    async with Database.open(settings.database.url) as database:
+        await schema.require_current(database)
+        changes = await import_stations(database, args.file, actor=_actor())
+    print(
+        f"stations: {changes.added} added, {changes.changed} changed, {changes.unchanged} unchanged"
+    )
+    return 0
+
+
+async def run_roster_import(args: argparse.Namespace, settings: Settings) -> int:
+    """Upsert people from a roster file, or show what that would do."""
+    async with Database.open(settings.database.url) as database:
+        await schema.require_current(database)
+        plan = await import_roster(
+            database, args.file, actor=_actor(), dry_run=args.dry_run, prune=args.prune
+        )
+    for line in report_text.plan_lines(plan, detailed=args.dry_run):
+        print(line)
+    return 0
+
+
+async def run_roster_list(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the roster as a table or as JSON."""
+    station = args.station.upper() if args.station else None
+    async with Database.open(settings.database.url) as database:
+        await schema.require_current(database)
+        async with database.session() as session:
+            if station and not await people.station_exists(session, station):
+                raise InputError(f"--station: unknown station {args.station!r}")
+            entries = await people.list_people(session, station=station, include_inactive=args.all)
+    if args.json:
+        print(json.dumps([asdict(entry) for entry in entries], ensure_ascii=False, indent=2))
+    else:
+        for line in report_text.roster_table(entries):
+            print(line)
+    return 0
+
+
+async def run_token_create(args: argparse.Namespace, settings: Settings) -> int:
+    """Create an API token and print it, once."""
+    stations = sorted({code.strip().upper() for code in args.stations.split(",") if code.strip()})
+    async with Database.open(settings.database.url) as database:
+        await schema.require_current(database)
+        async with database.session() as session:
+            token = await tokens.create_token(
+                session, args.name, Role(args.role), stations, actor=_actor()
+            )
+    print(token)
+    print("(store it now: it is shown only once)", file=sys.stderr)
+    return 0
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except OSError:
+        return "cli"

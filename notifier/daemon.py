@@ -1,0 +1,107 @@
+"""`notifier serve`: run the daemon's parts together, and stop them cleanly on SIGTERM or SIGINT.
+
+The first signal sets one event: the HTTP server stops accepting, finishes the requests under
+way within `http.shutdown_grace_seconds`, and the process exits 0. A second signal cancels
+everything at once and the process exits 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Iterator
+from contextlib import AsyncExitStack
+
+import structlog
+import uvicorn
+
+from notifier.settings import Settings
+from notifier.store import schema
+from notifier.store.engine import Database
+from notifier.web.app import create_app
+
+log = structlog.get_logger(__name__)
+
+
+class _HttpServer(uvicorn.Server):
+    """uvicorn, minus its own signal handling: the daemon owns the signals."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class Daemon:
+    """The running notifier: its database, HTTP server, and the loops later parts add."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.stopping = asyncio.Event()
+        self.interrupted = False
+
+    def request_stop(self, signal_name: str) -> None:
+        """First call: drain and stop. Second call: stop at once."""
+        if self.stopping.is_set():
+            log.warning("daemon_interrupted", signal=signal_name)
+            self.interrupted = True
+            for task in asyncio.all_tasks():
+                if task is not asyncio.current_task():
+                    task.cancel()
+            return
+        log.info("daemon_stopping", signal=signal_name)
+        self.stopping.set()
+
+    async def run(self) -> int:
+        """Run until stopped; the exit status."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_stop, sig.name)
+        try:
+            async with AsyncExitStack() as stack:
+                database = await stack.enter_async_context(
+                    Database.open(self.settings.database.url)
+                )
+                await schema.require_current(database)
+                await self._serve(database)
+        except asyncio.CancelledError:
+            if not self.interrupted:
+                raise
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+        log.info("daemon_stopped", interrupted=self.interrupted)
+        return 1 if self.interrupted else 0
+
+    async def _serve(self, database: Database) -> None:
+        http = self.settings.http
+        config = uvicorn.Config(
+            create_app(database),
+            host=http.host,
+            port=http.port,
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=int(http.shutdown_grace_seconds),
+            server_header=False,
+        )
+        server = _HttpServer(config)
+        async with asyncio.TaskGroup() as tasks:
+            serving = tasks.create_task(server.serve())
+            await self._started(server, serving)
+            await self.stopping.wait()
+            server.should_exit = True
+
+    async def _started(self, server: uvicorn.Server, serving: asyncio.Task[None]) -> None:
+        # uvicorn only offers a flag for "listening", so poll it briefly.
+        while not server.started and not serving.done():  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+        if server.started:
+            log.info("daemon_started", url=self.settings.http.public_url)
+        else:
+            self.stopping.set()
+
+
+def serve(settings: Settings) -> int:
+    """Run the daemon in a new event loop; the process's exit status."""
+    return asyncio.run(Daemon(settings).run())

@@ -1,0 +1,83 @@
+"""The vocabulary of the notifier: enums for kinds and states, ids, and plain values."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Language(StrEnum):
+    """The six languages a person can receive messages in."""
+
+    AR = "ar"
+    ZH = "zh"
+    EN = "en"
+    FR = "fr"
+    RU = "ru"
+    ES = "es"
+
+
+class Role(StrEnum):
+    """What an API token may do: admin everything, officer its stations, viewer read."""
+
+    ADMIN = "admin"
+    OFFICER = "officer"
+    VIEWER = "viewer"
+
+
+class Channel(StrEnum):
+    """A way of reaching a person."""
+
+    SMS = "sms"
+    EMAIL = "email"
+
+
+class AlertKind(StrEnum):
+    """Why an alert was raised; emergencies are sent before drills and tests."""
+
+    EMERGENCY = "emergency"
+    DRILL = "drill"
+    TEST = "test"
+
+
+class Severity(StrEnum):
+    """The severity of an alert, in the words of the Common Alerting Protocol."""
+
+    EXTREME = "extreme"
+    SEVERE = "severe"
+    MODERATE = "moderate"
+    MINOR = "minor"
+
+
+class AlertStatus(StrEnum):
+    """Where an alert is in its life."""
+
+    DISPATCHING = "dispatching"
+    DISPATCHED = "dispatched"
+    CANCELLED = "cancelled"
+    CLOSED = "closed"
+
+
+class DeliveryStatus(StrEnum):
+    """Where one message to one person on one channel is."""
+
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class ResponseKind(StrEnum):
+    """What a person answered."""
+
+    SAFE = "safe"
+    HELP = "help"
+    OTHER = "other"
+
+
+PRIORITY_OF_KIND: dict[AlertKind, int] = {
+    AlertKind.EMERGENCY: 0,
+    AlertKind.TEST: 1,
+    AlertKind.DRILL: 2,
+}
+"""Claim order of deliveries: lower first, so emergencies overtake drills."""

@@ -1,0 +1,98 @@
+"""Logging: JSON lines in production, readable lines on a terminal, personal data masked."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Mapping, MutableMapping
+from typing import Any, TextIO
+
+import structlog
+
+from notifier.settings import LoggingSettings
+
+_PHONE = re.compile(r"\+\d{4,15}")
+_EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
+_PERSONAL_KEYS = frozenset({"phone", "email", "to", "from", "from_number", "sender", "recipient"})
+
+
+def mask_phone(text: str) -> str:
+    """Keep a phone number's country prefix and last two digits: `+2547*******11`."""
+    return _PHONE.sub(lambda match: _mask_number(match.group(0)), text)
+
+
+def mask_email(text: str) -> str:
+    """Keep the first letter and the domain of an e-mail address: `j***@example.org`."""
+    return _EMAIL.sub(lambda match: f"{match.group(1)}***@{match.group(2)}", text)
+
+
+def mask_personal_data(
+    _logger: object, _method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: mask phone numbers and e-mail addresses in every string value."""
+    for key, value in event.items():
+        event[key] = _mask_value(value, whole=key in _PERSONAL_KEYS)
+    return event
+
+
+def configure_logging(settings: LoggingSettings, stream: TextIO | None = None) -> None:
+    """Route structlog and the standard library's records through one masking pipeline."""
+    stream = stream or sys.stderr
+    as_json = settings.format == "json" or (settings.format == "auto" and not stream.isatty())
+    shared: list[structlog.typing.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.stdlib.ExtraAdder(),
+        mask_personal_data,
+    ]
+    renderer: structlog.typing.Processor = (
+        structlog.processors.JSONRenderer(ensure_ascii=False)
+        if as_json
+        else structlog.dev.ConsoleRenderer(colors=stream.isatty())
+    )
+    structlog.configure(
+        processors=[
+            *shared,
+            structlog.processors.format_exc_info
+            if as_json
+            else structlog.processors.StackInfoRenderer(),
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+    )
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(settings.level.upper())
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "alembic"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+    # Alembic narrates every connection at INFO; `db upgrade` prints its own summary.
+    logging.getLogger("alembic").setLevel(max(root.level, logging.WARNING))
+
+
+def _mask_value(value: Any, *, whole: bool) -> Any:
+    if isinstance(value, str):
+        if whole and value:
+            return mask_email(mask_phone(value)) if ("@" in value or "+" in value) else "***"
+        return mask_email(mask_phone(value))
+    if isinstance(value, Mapping):
+        return {key: _mask_value(item, whole=key in _PERSONAL_KEYS) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_mask_value(item, whole=whole) for item in value]
+    return value
+
+
+def _mask_number(number: str) -> str:
+    keep_head = min(5, max(1, len(number) - 6))
+    return number[:keep_head] + "*" * (len(number) - keep_head - 2) + number[-2:]

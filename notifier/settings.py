@@ -1,0 +1,189 @@
+"""Configuration: a TOML file overlaid by `NOTIFIER_SECTION__KEY` variables, read once, frozen."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from notifier.errors import ConfigError
+
+ENV_PREFIX = "NOTIFIER_"
+ENV_CONFIG_FILE = "NOTIFIER_CONFIG"
+MIN_SECRET_KEY_LENGTH = 16
+
+
+class Section(BaseModel):
+    """A frozen group of settings that refuses keys it does not know."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseSettings(Section):
+    url: str = "sqlite+aiosqlite:///./notifier.db"
+
+
+class HttpSettings(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    public_url: str = "http://127.0.0.1:8080"
+    shutdown_grace_seconds: float = Field(default=10.0, gt=0)
+
+
+class SecuritySettings(Section):
+    secret_key: SecretStr = SecretStr("")
+
+
+class InboundEmailSettings(Section):
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=2525, ge=0, le=65535)
+    max_message_bytes: int = Field(default=1_048_576, gt=0)
+
+
+class EmailSettings(Section):
+    backend: Literal["smtp", "console"] = "smtp"
+    host: str = "localhost"
+    port: int = Field(default=587, ge=1, le=65535)
+    username: str = ""
+    password: SecretStr = SecretStr("")
+    tls: Literal["starttls", "implicit", "none"] = "starttls"
+    from_address: str = "ens@example.org"
+    reply_domain: str = "reply.example.org"
+    pool_size: int = Field(default=8, ge=1, le=256)
+    rate_per_second: float = Field(default=50.0, gt=0)
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    inbound: InboundEmailSettings = InboundEmailSettings()
+
+
+class SmsSettings(Section):
+    backend: Literal["twilio", "console"] = "twilio"
+    account_sid: str = ""
+    auth_token: SecretStr = SecretStr("")
+    from_number: str = ""
+    messaging_service_sid: str = ""
+    api_base_url: str = "https://api.twilio.com"
+    rate_per_second: float = Field(default=10.0, gt=0)
+    concurrency: int = Field(default=16, ge=1, le=1024)
+    timeout_seconds: float = Field(default=15.0, gt=0)
+
+
+class DispatchSettings(Section):
+    max_attempts: int = Field(default=5, ge=1, le=100)
+
+
+class EscalationSettings(Section):
+    ack_timeout_minutes: float = Field(default=15, gt=0)
+    focal_point_group: str = "security-focal-points"
+
+
+class LoggingSettings(Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "json", "console"] = "auto"
+
+
+class Settings(Section):
+    """Everything the notifier reads from its configuration."""
+
+    database: DatabaseSettings = DatabaseSettings()
+    http: HttpSettings = HttpSettings()
+    security: SecuritySettings = SecuritySettings()
+    email: EmailSettings = EmailSettings()
+    sms: SmsSettings = SmsSettings()
+    dispatch: DispatchSettings = DispatchSettings()
+    escalation: EscalationSettings = EscalationSettings()
+    logging: LoggingSettings = LoggingSettings()
+
+
+def load_settings(path: Path | None, environ: Mapping[str, str]) -> Settings:
+    """Read the file (`path`, else `NOTIFIER_CONFIG`, else none) and overlay the environment."""
+    if path is None and environ.get(ENV_CONFIG_FILE):
+        path = Path(environ[ENV_CONFIG_FILE])
+    values = _read_toml(path) if path is not None else {}
+    from_env = _overlay_environment(values, environ)
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as error:
+        raise ConfigError(_describe(error, from_env, path)) from None
+
+
+def require_serve_secrets(settings: Settings) -> None:
+    """Stop when a secret that running the daemon needs is missing."""
+    missing: list[str] = []
+    key = settings.security.secret_key.get_secret_value()
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        missing.append("security.secret_key")
+    if settings.sms.backend == "twilio":
+        if not settings.sms.account_sid:
+            missing.append("sms.account_sid")
+        if not settings.sms.auth_token.get_secret_value():
+            missing.append("sms.auth_token")
+        if not (settings.sms.from_number or settings.sms.messaging_service_sid):
+            missing.append("sms.from_number")
+    email = settings.email
+    if email.backend == "smtp" and email.username and not email.password.get_secret_value():
+        missing.append("email.password")
+    if missing:
+        first = missing[0]
+        hint = f"set {env_name(first)}"
+        if first == "security.secret_key":
+            hint += f" to a random string of {MIN_SECRET_KEY_LENGTH} or more characters"
+        raise ConfigError(f"configuration error: {first}: required to serve; {hint}")
+
+
+def env_name(key: str) -> str:
+    """The variable that sets a dotted key: `sms.auth_token` → `NOTIFIER_SMS__AUTH_TOKEN`."""
+    return ENV_PREFIX + "__".join(part.upper() for part in key.split("."))
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as file:
+            return tomllib.load(file)
+    except FileNotFoundError:
+        raise ConfigError(f"configuration error: {path}: no such file") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"configuration error: {path}: not valid TOML: {error}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"configuration error: {path}: not UTF-8 text") from None
+
+
+def _overlay_environment(values: dict[str, Any], environ: Mapping[str, str]) -> dict[str, str]:
+    """Write every `NOTIFIER_A__B` variable into `values`; return dotted key → variable name."""
+    from_env: dict[str, str] = {}
+    for name in sorted(environ):
+        if not name.startswith(ENV_PREFIX) or name == ENV_CONFIG_FILE:
+            continue
+        parts = name[len(ENV_PREFIX) :].lower().split("__")
+        if len(parts) < 2 or not all(parts):
+            raise ConfigError(
+                f"configuration error: {name}: not a setting; "
+                "variables are named NOTIFIER_<SECTION>__<KEY>"
+            )
+        target = values
+        for part in parts[:-1]:
+            child = target.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"configuration error: {name}: {part} is not a section")
+            target = child
+        target[parts[-1]] = environ[name]
+        from_env[".".join(parts)] = name
+    return from_env
+
+
+def _describe(error: ValidationError, from_env: Mapping[str, str], path: Path | None) -> str:
+    lines = []
+    for problem in error.errors():
+        key = ".".join(str(part) for part in problem["loc"])
+        if problem["type"] == "extra_forbidden":
+            reason = "unknown key"
+        else:
+            reason = problem["msg"]
+            if "input" in problem and not isinstance(problem["input"], dict):
+                reason += f" (got {problem['input']!r})"
+        source = from_env.get(key) or (str(path) if path else "defaults")
+        lines.append(f"configuration error: {key}: {reason} [{source}]")
+    return "\n".join(lines)

@@ -1,0 +1,173 @@
+"""Read a CSV or JSON data file into rows that remember their line, or say why it cannot."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from notifier.errors import RosterError, RowProblem
+
+_JSON_VALUE = str | int | float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One record of a data file: its first line in the file and its values by column."""
+
+    line: int
+    values: dict[str, str]
+
+
+def read_rows(path: Path, columns: Sequence[str], *, name: str | None = None) -> list[Row]:
+    """Read `path` (CSV, or JSON by its `.json` suffix) whose columns must be exactly `columns`."""
+    source = name or str(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise RosterError([RowProblem(source, 1, "file", error.strerror or str(error))]) from None
+    text = _decode(raw, source)
+    if not text.strip():
+        expected = ",".join(columns)
+        raise RosterError(
+            [RowProblem(source, 1, "file", f"empty file; expected the header {expected}")]
+        )
+    if path.suffix.lower() == ".json":
+        return _json_rows(text, source, columns)
+    return _csv_rows(text, source, columns)
+
+
+def _decode(raw: bytes, source: str) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        byte = raw[error.start]
+        raise RosterError(
+            [
+                RowProblem(
+                    source, line, "file", f"not UTF-8 text (byte 0x{byte:02x}); save it as UTF-8"
+                )
+            ]
+        ) from None
+
+
+def _check_columns(
+    found: Sequence[str], columns: Sequence[str], source: str, line: int
+) -> list[RowProblem]:
+    problems = []
+    missing = [column for column in columns if column not in found]
+    extra = [column for column in found if column not in columns]
+    if missing:
+        problems.append(
+            RowProblem(source, line, "header", f"missing column(s): {', '.join(missing)}")
+        )
+    if extra:
+        shown = ", ".join(repr(column) for column in extra)
+        problems.append(RowProblem(source, line, "header", f"unknown column(s): {shown}"))
+    duplicated = sorted({column for column in found if list(found).count(column) > 1})
+    if duplicated:
+        problems.append(
+            RowProblem(source, line, "header", f"repeated column(s): {', '.join(duplicated)}")
+        )
+    return problems
+
+
+def _csv_rows(text: str, source: str, columns: Sequence[str]) -> list[Row]:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = [cell.strip() for cell in next(reader)]
+    except csv.Error as error:
+        raise RosterError([RowProblem(source, 1, "header", f"not valid CSV: {error}")]) from None
+    problems = _check_columns(header, columns, source, reader.line_num)
+    if problems:
+        raise RosterError(problems)
+    rows: list[Row] = []
+    line = reader.line_num + 1
+    try:
+        for cells in reader:
+            if cells and any(cell.strip() for cell in cells):
+                if len(cells) != len(header):
+                    problems.append(
+                        RowProblem(
+                            source,
+                            line,
+                            "row",
+                            f"{len(cells)} values, the header has {len(header)}",
+                        )
+                    )
+                else:
+                    rows.append(Row(line, dict(zip(header, cells, strict=True))))
+            line = reader.line_num + 1
+    except csv.Error as error:
+        problems.append(RowProblem(source, line, "row", f"not valid CSV: {error}"))
+    if problems:
+        raise RosterError(problems)
+    return rows
+
+
+def _json_rows(text: str, source: str, columns: Sequence[str]) -> list[Row]:
+    decoder = json.JSONDecoder()
+    position = _skip_space(text, 0)
+    if text[position] != "[":
+        line = text.count("\n", 0, position) + 1
+        raise RosterError([RowProblem(source, line, "file", "expected a JSON list of objects")])
+    position = _skip_space(text, position + 1)
+    rows: list[Row] = []
+    problems: list[RowProblem] = []
+    while position < len(text) and text[position] != "]":
+        line = text.count("\n", 0, position) + 1
+        try:
+            item, position = decoder.raw_decode(text, position)
+        except json.JSONDecodeError as error:
+            raise RosterError(
+                [RowProblem(source, error.lineno, "file", f"not valid JSON: {error.msg}")]
+            ) from None
+        row_problems = _json_object_problems(item, source, line, columns)
+        if row_problems:
+            problems.extend(row_problems)
+        else:
+            rows.append(Row(line, {column: _as_text(item[column]) for column in columns}))
+        position = _skip_space(text, position)
+        if position < len(text) and text[position] == ",":
+            position = _skip_space(text, position + 1)
+    if position >= len(text) or text[_skip_space(text, position + 1) :].strip():
+        line = text.count("\n", 0, min(position, len(text))) + 1
+        problems.append(RowProblem(source, line, "file", "not valid JSON: the list is not closed"))
+    if problems:
+        raise RosterError(problems)
+    return rows
+
+
+def _json_object_problems(
+    item: object, source: str, line: int, columns: Sequence[str]
+) -> list[RowProblem]:
+    if not isinstance(item, dict):
+        return [RowProblem(source, line, "row", "expected an object with the roster's keys")]
+    problems = _check_columns(list(item), columns, source, line)
+    for column in columns:
+        value = item.get(column)
+        if column in item and (
+            isinstance(value, bool) or not isinstance(value, _JSON_VALUE | list)
+        ):
+            problems.append(RowProblem(source, line, column, "must be text"))
+        if isinstance(value, list) and not all(isinstance(part, str) for part in value):
+            problems.append(RowProblem(source, line, column, "must be text or a list of text"))
+    return problems
+
+
+def _as_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ";".join(value)
+    return str(value)
+
+
+def _skip_space(text: str, position: int) -> int:
+    while position < len(text) and text[position] in " \t\r\n":
+        position += 1
+    return position

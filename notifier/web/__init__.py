@@ -1,0 +1,1 @@
+"""The HTTP side: API, webhooks, acknowledgement pages and the officers' dashboard."""

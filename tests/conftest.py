@@ -1,0 +1,93 @@
+"""Fixtures: a real database on SQLite and on PostgreSQL, fresh for each test, and data files."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from notifier.store import schema
+from notifier.store.engine import Database, create_engine
+
+POSTGRES_URL = os.environ.get(
+    "NOTIFIER_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+CONTACTS = Path(__file__).parent.parent / "contacts"
+
+
+async def _postgres_unreachable() -> str | None:
+    engine = create_async_engine(POSTGRES_URL)
+    try:
+        async with asyncio.timeout(5), engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception as error:  # any failure to connect means the server is not there
+        return f"{type(error).__name__}: {error}"
+    finally:
+        await engine.dispose()
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The PostgreSQL server's URL: a failure in CI when it is unreachable, else a skip."""
+    # Run in a thread: this fixture may be first asked for inside a running event loop.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        problem = pool.submit(asyncio.run, _postgres_unreachable()).result()
+    if problem is not None:
+        message = f"PostgreSQL at {POSTGRES_URL} is unreachable ({problem})"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return POSTGRES_URL
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    """A database with no schema: a SQLite file, or a PostgreSQL schema of its own."""
+    if request.param == "sqlite":
+        async with Database.open(f"sqlite+aiosqlite:///{tmp_path / 'notifier.db'}") as database:
+            yield database
+        return
+    url = request.getfixturevalue("postgres_url")
+    name = f"test_{secrets.token_hex(6)}"
+    admin = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.execute(text(f"CREATE SCHEMA {name}"))
+    engine = create_engine(url, connect_args={"server_settings": {"search_path": name}})
+    try:
+        yield Database(engine)
+    finally:
+        await engine.dispose()
+        async with admin.connect() as connection:
+            await connection.execute(text(f"DROP SCHEMA {name} CASCADE"))
+        await admin.dispose()
+
+
+@pytest.fixture
+async def database(empty_database: Database) -> Database:
+    """A database migrated to the newest schema."""
+    await schema.upgrade(empty_database)
+    return empty_database
+
+
+@pytest.fixture
+def write_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Path]:
+    """Write text (or bytes) to a file in the test's directory, made current; its relative path."""
+    monkeypatch.chdir(tmp_path)
+
+    def write(name: str, content: str | bytes) -> Path:
+        path = Path(name)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+        return path
+
+    return write
