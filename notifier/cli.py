@@ -17,6 +17,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
+
 from notifier import demo, report_text
 from notifier.daemon import serve
 from notifier.domain import Role
@@ -50,8 +52,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NotifierError as error:
         print(error, file=sys.stderr)
         return 1
-    except OSError as error:
-        print(f"error: {error}", file=sys.stderr)
+    except (OSError, DBAPIError) as error:
+        print(f"error: database or file unavailable: {_first_line(error)}", file=sys.stderr)
         return 1
 
 
@@ -194,6 +196,10 @@ async def run_token_create(args: argparse.Namespace, settings: Settings) -> int:
     print(token)
     print("(store it now: it is shown only once)", file=sys.stderr)
     return 0
+
+
+def _first_line(error: BaseException) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
 def _actor() -> str:

@@ -1,0 +1,134 @@
+"""The command line: exit statuses, messages, and the files it reads, run as a user would."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from notifier.cli import main
+
+WriteFile = Callable[..., Path]
+CONTACTS = Path(__file__).parent.parent / "contacts"
+HEADER = "person_id,name,email,phone,station,language,groups\n"
+
+
+@pytest.fixture
+def configured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A configuration file pointing at a fresh SQLite database, given by `--config`."""
+    config = tmp_path / "notifier.toml"
+    config.write_text(f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path / "cli.db"}"\n')
+    for name in ("NOTIFIER_CONFIG", "NOTIFIER_DATABASE__URL"):
+        monkeypatch.delenv(name, raising=False)
+    return config
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    status = main(list(argv))
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def test_setup_flow(configured: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """db upgrade, stations import, roster import and roster list work in turn, with --config."""
+    config = str(configured)
+    assert _run(capsys, "db", "upgrade", "--config", config)[1].startswith("database schema upgraded")
+    assert _run(capsys, "db", "upgrade", "--config", config)[1].startswith("database schema is current")
+    status, out, _ = _run(capsys, "stations", "import", "--config", config, str(CONTACTS / "stations.csv"))
+    assert status == 0
+    assert out.startswith("stations: 22 added")
+    roster = str(CONTACTS / "roster-africa-middle-east.csv")
+    status, out, _ = _run(capsys, "roster", "import", "--config", config, roster)
+    assert (status, out.strip()) == (0, "roster: 40 added, 0 changed, 0 deactivated, 0 unchanged")
+    status, out, _ = _run(capsys, "roster", "list", "--config", config, "--station", "nbo", "--json")
+    listed = json.loads(out)
+    assert status == 0
+    assert {person["station"] for person in listed} == {"NBO"}
+    assert all(person["phone"] is None or person["phone"].startswith("+254") for person in listed)
+
+
+def test_bad_roster_exits_1_and_lists_rows(
+    configured: Path, write_file: WriteFile, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file with bad rows prints FILE:LINE: column: reason for each, exits 1, writes nothing."""
+    config = str(configured)
+    _run(capsys, "db", "upgrade", "--config", config)
+    _run(capsys, "stations", "import", "--config", config, str(CONTACTS / "stations.csv"))
+    path = write_file(
+        "staff.csv",
+        HEADER + "P1,Good Person,good@example.org,,NBO,en,\nP2,Bad,bad@,,NBO,en,\nP3,Bad,,,XYZ,en,\n",
+    )
+    status, out, err = _run(capsys, "roster", "import", "--config", config, str(path))
+    assert status == 1
+    lines = err.strip().splitlines()
+    assert lines[0].startswith("staff.csv:3: email: 'bad@'")
+    assert lines[1].startswith("staff.csv:4: station: unknown station 'XYZ'")
+    assert out == ""
+    _, listing, _ = _run(capsys, "roster", "list", "--config", config)
+    assert listing.strip().endswith("0 people")
+
+
+def test_dry_run_prints_the_plan(
+    configured: Path, write_file: WriteFile, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--dry-run prints one line per person it would add and says nothing was written."""
+    config = str(configured)
+    _run(capsys, "db", "upgrade", "--config", config)
+    _run(capsys, "stations", "import", "--config", config, str(CONTACTS / "stations.csv"))
+    path = write_file("staff.csv", HEADER + "P1,Amina Yusuf,amina@example.org,,NBO,en,\n")
+    status, out, _ = _run(capsys, "roster", "import", "--config", config, "--dry-run", str(path))
+    assert status == 0
+    assert out.splitlines() == [
+        "+ P1  Amina Yusuf (NBO)",
+        "roster (dry run, nothing written): would be 1 added, 0 changed, 0 deactivated, 0 unchanged",
+    ]
+    _, listing, _ = _run(capsys, "roster", "list", "--config", config)
+    assert listing.strip().endswith("0 people")
+
+
+def test_commands_refuse_a_database_never_upgraded(
+    configured: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before `db upgrade`, a command exits 1 and says what to run."""
+    status, _, err = _run(capsys, "roster", "list", "--config", str(configured))
+    assert status == 1
+    assert "run `notifier db upgrade` first" in err
+
+
+def test_token_create_prints_the_token_once(
+    configured: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """token create prints the token on stdout, a reminder on stderr; a bad role is a usage error."""
+    config = str(configured)
+    _run(capsys, "db", "upgrade", "--config", config)
+    _run(capsys, "stations", "import", "--config", config, str(CONTACTS / "stations.csv"))
+    status, out, err = _run(
+        capsys, "token", "create", "--config", config, "--name", "nbo", "--role", "officer", "--stations", "NBO,gva"
+    )
+    assert status == 0
+    assert out.startswith("ntf_")
+    assert "shown only once" in err
+    with pytest.raises(SystemExit) as usage:
+        main(["token", "create", "--config", config, "--name", "x", "--role", "root"])
+    assert usage.value.code == 2
+
+
+def test_bad_configuration_exits_1_naming_the_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An unknown key in the configuration stops the command with one line naming it."""
+    config = tmp_path / "bad.toml"
+    config.write_text("[database]\nurl = 'sqlite+aiosqlite:///x.db'\npool = 3\n")
+    status, _, err = _run(capsys, "roster", "list", "--config", str(config))
+    assert status == 1
+    assert err.strip() == f"configuration error: database.pool: unknown key [{config}]"
+
+
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    """An unknown command or a missing argument is a usage error."""
+    with pytest.raises(SystemExit) as raised:
+        main(["roster", "import"])
+    assert raised.value.code == 2
+    assert main([]) == 2
