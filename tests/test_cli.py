@@ -34,15 +34,23 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
 def test_setup_flow(configured: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """db upgrade, stations import, roster import and roster list work in turn, with --config."""
     config = str(configured)
-    assert _run(capsys, "db", "upgrade", "--config", config)[1].startswith("database schema upgraded")
-    assert _run(capsys, "db", "upgrade", "--config", config)[1].startswith("database schema is current")
-    status, out, _ = _run(capsys, "stations", "import", "--config", config, str(CONTACTS / "stations.csv"))
+    assert _run(capsys, "db", "upgrade", "--config", config)[1].startswith(
+        "database schema upgraded"
+    )
+    assert _run(capsys, "db", "upgrade", "--config", config)[1].startswith(
+        "database schema is current"
+    )
+    status, out, _ = _run(
+        capsys, "stations", "import", "--config", config, str(CONTACTS / "stations.csv")
+    )
     assert status == 0
     assert out.startswith("stations: 22 added")
     roster = str(CONTACTS / "roster-africa-middle-east.csv")
     status, out, _ = _run(capsys, "roster", "import", "--config", config, roster)
     assert (status, out.strip()) == (0, "roster: 40 added, 0 changed, 0 deactivated, 0 unchanged")
-    status, out, _ = _run(capsys, "roster", "list", "--config", config, "--station", "nbo", "--json")
+    status, out, _ = _run(
+        capsys, "roster", "list", "--config", config, "--station", "nbo", "--json"
+    )
     listed = json.loads(out)
     assert status == 0
     assert {person["station"] for person in listed} == {"NBO"}
@@ -58,7 +66,8 @@ def test_bad_roster_exits_1_and_lists_rows(
     _run(capsys, "stations", "import", "--config", config, str(CONTACTS / "stations.csv"))
     path = write_file(
         "staff.csv",
-        HEADER + "P1,Good Person,good@example.org,,NBO,en,\nP2,Bad,bad@,,NBO,en,\nP3,Bad,,,XYZ,en,\n",
+        HEADER
+        + "P1,Good Person,good@example.org,,NBO,en,\nP2,Bad,bad@,,NBO,en,\nP3,Bad,,,XYZ,en,\n",
     )
     status, out, err = _run(capsys, "roster", "import", "--config", config, str(path))
     assert status == 1
@@ -105,7 +114,17 @@ def test_token_create_prints_the_token_once(
     _run(capsys, "db", "upgrade", "--config", config)
     _run(capsys, "stations", "import", "--config", config, str(CONTACTS / "stations.csv"))
     status, out, err = _run(
-        capsys, "token", "create", "--config", config, "--name", "nbo", "--role", "officer", "--stations", "NBO,gva"
+        capsys,
+        "token",
+        "create",
+        "--config",
+        config,
+        "--name",
+        "nbo",
+        "--role",
+        "officer",
+        "--stations",
+        "NBO,gva",
     )
     assert status == 0
     assert out.startswith("ntf_")

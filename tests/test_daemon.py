@@ -43,7 +43,11 @@ def _environment(tmp_path: Path, port: int, **extra: str) -> dict[str, str]:
 
 def _notifier(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "notifier", *args], env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "notifier", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 

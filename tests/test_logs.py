@@ -22,7 +22,9 @@ def test_structlog_and_stdlib_records_are_masked_json() -> None:
     """Both structlog events and standard library records come out as masked JSON lines."""
     stream = io.StringIO()
     configure_logging(LoggingSettings(format="json"), stream)
-    structlog.get_logger("test").info("sms_sent", phone="+41229171234", note="reply from jane@example.org")
+    structlog.get_logger("test").info(
+        "sms_sent", phone="+41229171234", note="reply from jane@example.org"
+    )
     logging.getLogger("some.library").warning("connect to +15550100123 failed")
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert lines[0]["event"] == "sms_sent"

@@ -16,7 +16,10 @@ from notifier.store.tables import ApiToken, AuditEntry, Station
 
 async def _stations(database: Database) -> None:
     async with database.session() as session:
-        for code, country, zone in (("NBO", "KE", "Africa/Nairobi"), ("GVA", "CH", "Europe/Zurich")):
+        for code, country, zone in (
+            ("NBO", "KE", "Africa/Nairobi"),
+            ("GVA", "CH", "Europe/Zurich"),
+        ):
             session.add(Station(code=code, name=code, country=country, timezone=zone))
 
 
