@@ -27,6 +27,14 @@ def mask_email(text: str) -> str:
     return _EMAIL.sub(lambda match: f"{match.group(1)}***@{match.group(2)}", text)
 
 
+def drop_console_extras(
+    _logger: object, _method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: drop uvicorn's terminal-colour copy of its message."""
+    event.pop("color_message", None)
+    return event
+
+
 def mask_personal_data(
     _logger: object, _method: str, event: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
@@ -46,6 +54,7 @@ def configure_logging(settings: LoggingSettings, stream: TextIO | None = None) -
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.stdlib.ExtraAdder(),
+        drop_console_extras,
         mask_personal_data,
     ]
     renderer: structlog.typing.Processor = (

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import re
 import zoneinfo
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import cache
+from itertools import repeat
 from pathlib import Path
 from typing import TypeVar
 
@@ -25,6 +29,9 @@ _GROUP_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 _LANGUAGES = ", ".join(language.value for language in Language)
 MAX_NAME_LENGTH = 200
 MAX_PERSON_ID_LENGTH = 64
+PARALLEL_MIN_ROWS = 5_000
+"""Below this many rows, starting worker processes costs more than it saves."""
+_CAN_FORK = "fork" in multiprocessing.get_all_start_methods()
 _T = TypeVar("_T")
 
 
@@ -88,33 +95,65 @@ def parse_stations(path: Path, *, name: str | None = None) -> list[StationRecord
 
 
 def parse_roster(
-    path: Path, station_countries: Mapping[str, str], *, name: str | None = None
+    path: Path,
+    station_countries: Mapping[str, str],
+    *,
+    name: str | None = None,
+    workers: int | None = None,
 ) -> list[PersonRecord]:
-    """Read and validate a roster file against the known stations (code → country)."""
+    """Read and validate a roster file against the known stations (code → country).
+
+    Large files are validated in `workers` processes (default: one per CPU): checking phone
+    numbers and e-mail addresses is most of an import's time, and it parallelises cleanly.
+    """
     rows = read_rows(path, ROSTER_COLUMNS, name=name)
     source = name or str(path)
-    problems: list[RowProblem] = []
-    records: list[PersonRecord] = []
-    first_line: dict[str, int] = {}
-    for row in rows:
-        record = _person(row, source, station_countries, problems)
-        if record is None:
-            continue
-        if record.person_id in first_line:
-            problems.append(
-                RowProblem(
-                    source,
-                    row.line,
-                    "person_id",
-                    f"duplicate of line {first_line[record.person_id]}",
-                )
-            )
-            continue
-        first_line[record.person_id] = row.line
-        records.append(record)
+    countries = dict(station_countries)
+    workers = workers or os.cpu_count() or 1
+    if workers > 1 and len(rows) >= PARALLEL_MIN_ROWS and _CAN_FORK:
+        size = -(-len(rows) // workers)
+        chunks = [rows[start : start + size] for start in range(0, len(rows), size)]
+        # Forked workers start at once with everything imported; they run only the pure
+        # validation below, never touching the database connections of the parent.
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=len(chunks), mp_context=context) as pool:
+            outcomes = list(pool.map(validate_people, chunks, repeat(source), repeat(countries)))
+    else:
+        outcomes = [validate_people(rows, source, countries)]
+    records = [record for chunk_records, _ in outcomes for record in chunk_records]
+    problems = [problem for _, chunk_problems in outcomes for problem in chunk_problems]
+    unique = _without_duplicates(records, source, problems)
     if problems:
-        raise RosterError(problems)
-    return records
+        raise RosterError(sorted(problems, key=lambda problem: problem.line))
+    return unique
+
+
+def validate_people(
+    rows: Sequence[Row], source: str, station_countries: Mapping[str, str]
+) -> tuple[list[PersonRecord], list[RowProblem]]:
+    """Validate roster rows one by one: the valid records and the problems of the others."""
+    problems: list[RowProblem] = []
+    records = [
+        record
+        for row in rows
+        if (record := _person(row, source, station_countries, problems)) is not None
+    ]
+    return records, problems
+
+
+def _without_duplicates(
+    records: list[PersonRecord], source: str, problems: list[RowProblem]
+) -> list[PersonRecord]:
+    first_line: dict[str, int] = {}
+    unique: list[PersonRecord] = []
+    for record in records:
+        if record.person_id in first_line:
+            reason = f"duplicate of line {first_line[record.person_id]}"
+            problems.append(RowProblem(source, record.line, "person_id", reason))
+            continue
+        first_line[record.person_id] = record.line
+        unique.append(record)
+    return unique
 
 
 def _person(

@@ -247,3 +247,30 @@ def test_shipped_contacts_are_valid() -> None:
     assert len(stations) >= 15
     assert {record.language for record in people} == set(Language)
     assert len({record.person_id for record in people}) == len(people)
+
+
+def test_parallel_validation_matches_sequential(write_file: WriteFile) -> None:
+    """A large file checked in worker processes gives the same records and problems, in order."""
+    lines = [HEADER]
+    for index in range(6_000):
+        lines.append(f"P{index},Person {index},p{index}@example.org,+25472{index:07d},NBO,en,\n")
+    lines[10] = "P8,Duplicate In First Half,d@example.org,,NBO,en,\n"
+    lines[5_500] = "P5499,Bad Phone,,0722,NBO,en,\n"
+    lines[5_900] = "P1,Duplicate Across Halves,x@example.org,,NBO,en,\n"
+    good = write_file("good.csv", "".join(lines[:10] + lines[11:5_500]))
+    bad = write_file("bad.csv", "".join(lines))
+    assert parse_roster(good, STATIONS, workers=2) == parse_roster(good, STATIONS, workers=1)
+    problems = []
+    for workers in (1, 2):
+        with pytest.raises(RosterError) as raised:
+            parse_roster(bad, STATIONS, workers=workers)
+        problems.append([str(problem) for problem in raised.value.problems])
+    assert (
+        problems[0]
+        == problems[1]
+        == [
+            "bad.csv:11: person_id: duplicate of line 10",
+            "bad.csv:5501: phone: '0722' is not a valid phone number in KE",
+            "bad.csv:5901: person_id: duplicate of line 3",
+        ]
+    )
