@@ -9,17 +9,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import secrets
 import signal
+import socket
 from collections.abc import Iterator
 from contextlib import AsyncExitStack
+from pathlib import Path
 
 import structlog
 import uvicorn
 
+from notifier.channels.base import EmailChannel, SmsChannel
+from notifier.channels.configured import email_channel, sms_channel
+from notifier.clock import Clock, SystemClock
+from notifier.dispatch.dispatcher import Dispatcher, Lane
+from notifier.dispatch.rate_limit import TokenBucket
+from notifier.dispatch.rendering import MessageFactory
+from notifier.domain import Channel
+from notifier.messages import Templates, load_templates
 from notifier.settings import Settings
 from notifier.store import schema
 from notifier.store.engine import Database
 from notifier.web.app import create_app
+from notifier.web.metrics import SendMetrics
 
 log = structlog.get_logger(__name__)
 
@@ -35,8 +48,9 @@ class _HttpServer(uvicorn.Server):
 class Daemon:
     """The running notifier: its database, HTTP server, and the loops later parts add."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         self.settings = settings
+        self.clock = clock or SystemClock()
         self.stopping = asyncio.Event()
         self.interrupted = False
 
@@ -63,7 +77,10 @@ class Daemon:
                     Database.open(self.settings.database.url)
                 )
                 await schema.require_current(database)
-                await self._serve(database)
+                templates = load_templates(Path(self.settings.messages.templates_dir))
+                email = await stack.enter_async_context(email_channel(self.settings))
+                sms = await stack.enter_async_context(sms_channel(self.settings))
+                await self._serve(database, templates, email, sms)
         except asyncio.CancelledError:
             if not self.interrupted:
                 raise
@@ -73,10 +90,40 @@ class Daemon:
         log.info("daemon_stopped", interrupted=self.interrupted)
         return 1 if self.interrupted else 0
 
-    async def _serve(self, database: Database) -> None:
-        http = self.settings.http
+    async def _serve(
+        self, database: Database, templates: Templates, email: EmailChannel, sms: SmsChannel
+    ) -> None:
+        settings = self.settings
+        metrics = SendMetrics()
+        lanes = [
+            Lane(
+                Channel.SMS,
+                sms,
+                settings.sms.concurrency,
+                TokenBucket(settings.sms.rate_per_second),
+            ),
+            Lane(
+                Channel.EMAIL,
+                email,
+                settings.email.pool_size,
+                TokenBucket(settings.email.rate_per_second),
+            ),
+        ]
+        dispatcher = Dispatcher(
+            database,
+            lanes,
+            MessageFactory(templates, settings),
+            settings.dispatch,
+            self.clock,
+            worker_id(),
+            observe=metrics.observe,
+        )
+        app = create_app(
+            database, settings, clock=self.clock, wake_dispatcher=dispatcher.wake, metrics=metrics
+        )
+        http = settings.http
         config = uvicorn.Config(
-            create_app(database),
+            app,
             host=http.host,
             port=http.port,
             lifespan="off",
@@ -89,6 +136,7 @@ class Daemon:
         async with asyncio.TaskGroup() as tasks:
             serving = tasks.create_task(server.serve())
             await self._started(server, serving)
+            tasks.create_task(dispatcher.run(self.stopping, http.shutdown_grace_seconds))
             await self.stopping.wait()
             server.should_exit = True
 
@@ -100,6 +148,11 @@ class Daemon:
             log.info("daemon_started", url=self.settings.http.public_url)
         else:
             self.stopping.set()
+
+
+def worker_id() -> str:
+    """This process's name on the leases it takes: host, process id and a random suffix."""
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(2)}"[:64]
 
 
 def serve(settings: Settings) -> int:

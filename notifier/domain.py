@@ -65,6 +65,7 @@ class DeliveryStatus(StrEnum):
     SENT = "sent"
     DELIVERED = "delivered"
     FAILED = "failed"
+    CANCELLED = "cancelled"  # still queued when its alert was cancelled; never sent
 
 
 class ResponseKind(StrEnum):

@@ -3,11 +3,19 @@
     NotifierError
     ├── ConfigError         a setting is unknown, of the wrong type or missing; the program stops
     ├── InputError          a file or argument from a user is invalid; nothing was written
+    │   ├── FieldError      one named field of a request is invalid
     │   └── RosterError     a station or roster file has bad rows, each one listed
+    ├── ForbiddenError      the caller's role or stations do not allow the action
     ├── SchemaError         the database's schema is not the one this version needs
-    └── NotFoundError       a named station, person, token or alert does not exist
+    ├── NotFoundError       a named station, person, token or alert does not exist
+    └── SendError           a channel could not hand a message to its provider
+        ├── TransientSendError   worth trying again later: SMTP 4xx, Twilio 429 and 5xx,
+        │                        timeouts, dropped connections
+        └── PermanentSendError   this recipient cannot be reached on this channel: SMTP 5xx
+                                 for the recipient, Twilio 21211 (invalid number), 21610
+                                 (opted out); the person's other channel must carry the alert
 
-Sending errors (transient vs permanent) join this tree with the channels.
+The split between transient and permanent decides the retry, in `notifier.retry`.
 """
 
 from __future__ import annotations
@@ -25,6 +33,19 @@ class ConfigError(NotifierError):
 
 class InputError(NotifierError):
     """Input from a user is invalid; nothing was written."""
+
+
+class FieldError(InputError):
+    """One field of a request is invalid; `field` names it for the API's error body."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.reason = message
+
+
+class ForbiddenError(NotifierError):
+    """The caller may not do this, or not for these stations."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,3 +75,25 @@ class SchemaError(NotifierError):
 
 class NotFoundError(NotifierError):
     """A named thing does not exist."""
+
+
+class SendError(NotifierError):
+    """A message was not accepted by the provider; `code` is the provider's own, if any."""
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class TransientSendError(SendError):
+    """The provider may accept the message later; `retry_after` is its hint in seconds."""
+
+    def __init__(
+        self, message: str, *, code: str | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
+
+
+class PermanentSendError(SendError):
+    """The provider will never accept this message for this recipient."""

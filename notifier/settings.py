@@ -35,6 +35,7 @@ class HttpSettings(Section):
 
 class SecuritySettings(Section):
     secret_key: SecretStr = SecretStr("")
+    ack_token_days: float = Field(default=7, gt=0, le=365)
 
 
 class InboundEmailSettings(Section):
@@ -69,10 +70,21 @@ class SmsSettings(Section):
     rate_per_second: float = Field(default=10.0, gt=0)
     concurrency: int = Field(default=16, ge=1, le=1024)
     timeout_seconds: float = Field(default=15.0, gt=0)
+    max_segments: int = Field(default=4, ge=1, le=10)
 
 
 class DispatchSettings(Section):
     max_attempts: int = Field(default=5, ge=1, le=100)
+    backoff_base_seconds: float = Field(default=2.0, gt=0)
+    backoff_max_seconds: float = Field(default=300.0, gt=0)
+    lease_seconds: float = Field(default=60.0, gt=0)
+    claim_batch: int = Field(default=200, ge=1, le=5000)
+    materialise_batch: int = Field(default=1000, ge=1, le=20000)
+    poll_interval_seconds: float = Field(default=0.5, gt=0)
+
+
+class MessagesSettings(Section):
+    templates_dir: str = "config/templates"
 
 
 class EscalationSettings(Section):
@@ -94,6 +106,7 @@ class Settings(Section):
     email: EmailSettings = EmailSettings()
     sms: SmsSettings = SmsSettings()
     dispatch: DispatchSettings = DispatchSettings()
+    messages: MessagesSettings = MessagesSettings()
     escalation: EscalationSettings = EscalationSettings()
     logging: LoggingSettings = LoggingSettings()
 

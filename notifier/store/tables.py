@@ -138,6 +138,7 @@ class Alert(SQLModel, table=True):
     created_by: str = Field(max_length=100)
     drill_id: int | None = Field(default=None, foreign_key="drill.id")
     recipients: int = 0
+    materialise_cursor: int = 0
     skipped_inactive: int = 0
     skipped_opted_out: int = 0
     created_at: datetime = _created()
@@ -174,6 +175,7 @@ class Delivery(SQLModel, table=True):
         UniqueConstraint("alert_id", "person", "channel", "round"),
         Index(
             "ix_delivery_due",
+            "channel",
             "priority",
             "next_attempt_at",
             postgresql_where=text("status = 'queued'"),
@@ -244,4 +246,7 @@ class AuditEntry(SQLModel, table=True):
 STATION = metadata.tables["station"]
 PERSON = metadata.tables["person"]
 PERSON_GROUP = metadata.tables["person_group"]
+ALERT = metadata.tables["alert"]
+RECIPIENT = metadata.tables["recipient"]
+DELIVERY = metadata.tables["delivery"]
 """Core tables for bulk statements, where ORM objects would cost more than they give."""

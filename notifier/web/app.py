@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import structlog
 from sqlalchemy import text
@@ -11,17 +12,41 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from notifier.clock import Clock, SystemClock
+from notifier.settings import Settings
 from notifier.store.engine import Database
+from notifier.web import api
+from notifier.web.errors import EXCEPTION_HANDLERS
+from notifier.web.metrics import SendMetrics
+from notifier.web.metrics import metrics as metrics_route
+from notifier.web.webhooks import twilio_status
 
 HEALTH_TIMEOUT_SECONDS = 3.0
 
 log = structlog.get_logger(__name__)
 
 
-def create_app(database: Database) -> Starlette:
-    """The application, bound to the database it serves."""
-    app = Starlette(routes=[Route("/healthz", healthz, methods=["GET"])])
+def create_app(
+    database: Database,
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    wake_dispatcher: Callable[[], None] = lambda: None,
+    metrics: SendMetrics | None = None,
+) -> Starlette:
+    """The application, bound to its database and configuration."""
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics_route, methods=["GET"]),
+        Route("/webhooks/twilio/status", twilio_status, methods=["POST"]),
+        *api.ROUTES,
+    ]
+    app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS)
     app.state.database = database
+    app.state.settings = settings or Settings()
+    app.state.clock = clock or SystemClock()
+    app.state.wake_dispatcher = wake_dispatcher
+    app.state.metrics = metrics or SendMetrics()
     return app
 
 

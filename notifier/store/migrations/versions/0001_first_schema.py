@@ -107,6 +107,7 @@ def upgrade() -> None:
     sa.Column('created_by', sa.String(length=100), nullable=False),
     sa.Column('drill_id', sa.Integer(), nullable=True),
     sa.Column('recipients', sa.Integer(), nullable=False),
+    sa.Column('materialise_cursor', sa.Integer(), nullable=False),
     sa.Column('skipped_inactive', sa.Integer(), nullable=False),
     sa.Column('skipped_opted_out', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
@@ -156,7 +157,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('delivery', schema=None) as batch_op:
         batch_op.create_index('ix_delivery_alert_counts', ['alert_id', 'channel', 'status'], unique=False)
-        batch_op.create_index('ix_delivery_due', ['priority', 'next_attempt_at'], unique=False, postgresql_where=sa.text("status = 'queued'"), sqlite_where=sa.text("status = 'queued'"))
+        batch_op.create_index('ix_delivery_due', ['channel', 'priority', 'next_attempt_at'], unique=False, postgresql_where=sa.text("status = 'queued'"), sqlite_where=sa.text("status = 'queued'"))
         batch_op.create_index('ix_delivery_lease', ['lease_expires_at'], unique=False, postgresql_where=sa.text("status = 'sending'"), sqlite_where=sa.text("status = 'sending'"))
         batch_op.create_index('ix_delivery_provider_id', ['provider_id'], unique=False)
 

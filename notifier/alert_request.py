@@ -1,0 +1,136 @@
+"""An officer's request to raise an alert, validated field by field (pure)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from notifier.domain import AlertKind, Channel, Language, Severity
+from notifier.errors import FieldError
+
+_E = TypeVar("_E", Severity, AlertKind)
+MAX_TITLE = 200
+MAX_MESSAGE = 2000
+_STATION = re.compile(r"[A-Z0-9]{2,8}")
+_FIELDS = frozenset(
+    {"title", "message", "messages", "severity", "kind", "stations", "groups", "people", "channels"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRequest:
+    """What to send, how urgently, to whom, on which channels."""
+
+    title: str
+    message: str
+    severity: Severity = Severity.SEVERE
+    kind: AlertKind = AlertKind.EMERGENCY
+    stations: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    people: tuple[str, ...] = ()
+    channels: tuple[Channel, ...] = (Channel.SMS, Channel.EMAIL)
+    messages: Mapping[str, str] | None = None
+
+    @property
+    def texts(self) -> dict[str, str]:
+        """The officer's text per language code (may be empty)."""
+        return dict(self.messages or {})
+
+
+def parse_alert_request(payload: object) -> AlertRequest:
+    """Validate a JSON object into a request; raise FieldError naming the first bad field."""
+    if not isinstance(payload, Mapping):
+        raise FieldError("body", "expected a JSON object")
+    unknown = sorted(set(payload) - _FIELDS)
+    if unknown:
+        raise FieldError(unknown[0], f"unknown field; expected {', '.join(sorted(_FIELDS))}")
+    title = _text(payload, "title", MAX_TITLE, single_line=True)
+    message = _text(payload, "message", MAX_MESSAGE, single_line=False)
+    request = AlertRequest(
+        title=title,
+        message=message,
+        severity=_choice(payload, "severity", Severity, Severity.SEVERE),
+        kind=_choice(payload, "kind", AlertKind, AlertKind.EMERGENCY),
+        stations=tuple(code.upper() for code in _names(payload, "stations")),
+        groups=tuple(group.lower() for group in _names(payload, "groups")),
+        people=tuple(_names(payload, "people")),
+        channels=_channels(payload),
+        messages=_messages(payload),
+    )
+    for code in request.stations:
+        if not _STATION.fullmatch(code):
+            raise FieldError("stations", f"{code!r} is not a station code")
+    if not request.stations and not request.people:
+        raise FieldError("stations", "name at least one station (or person)")
+    if request.groups and not request.stations:
+        raise FieldError("groups", "groups select people within the stations named")
+    return request
+
+
+def _text(payload: Mapping[str, object], field: str, limit: int, *, single_line: bool) -> str:
+    value = payload.get(field)
+    if not isinstance(value, str) or not value.strip():
+        raise FieldError(field, "required text")
+    value = value.strip()
+    if single_line:
+        value = " ".join(value.split())
+    if len(value) > limit:
+        raise FieldError(field, f"longer than {limit} characters")
+    return value
+
+
+def _choice(payload: Mapping[str, object], field: str, enum: type[_E], default: _E) -> _E:
+    value = payload.get(field)
+    if value is None:
+        return default
+    try:
+        return enum(str(value).lower())
+    except ValueError:
+        allowed = ", ".join(member.value for member in enum)
+        raise FieldError(field, f"{value!r} is not one of {allowed}") from None
+
+
+def _names(payload: Mapping[str, object], field: str) -> list[str]:
+    value = payload.get(field, [])
+    if isinstance(value, str):
+        value = [part for part in value.split(",") if part.strip()]
+    if not isinstance(value, Sequence) or not all(isinstance(item, str) for item in value):
+        raise FieldError(field, "expected a list of names")
+    names: list[str] = []
+    for item in value:
+        name = str(item).strip()
+        if name and name not in names:
+            names.append(name)
+    return names
+
+
+def _channels(payload: Mapping[str, object]) -> tuple[Channel, ...]:
+    if "channels" not in payload:
+        return (Channel.SMS, Channel.EMAIL)
+    names = _names(payload, "channels")
+    if not names:
+        raise FieldError("channels", "name at least one of sms, email")
+    try:
+        return tuple(Channel(name.lower()) for name in names)
+    except ValueError:
+        raise FieldError("channels", f"expected sms and/or email, got {names}") from None
+
+
+def _messages(payload: Mapping[str, object]) -> dict[str, str] | None:
+    value = payload.get("messages")
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise FieldError("messages", "expected an object of language code to text")
+    texts: dict[str, str] = {}
+    for language, text in value.items():
+        if language not in {member.value for member in Language}:
+            raise FieldError("messages", f"unknown language {language!r}")
+        if not isinstance(text, str) or not text.strip() or len(text) > MAX_MESSAGE:
+            raise FieldError(
+                "messages", f"{language}: expected text of 1 to {MAX_MESSAGE} characters"
+            )
+        texts[language] = text.strip()
+    return texts

@@ -1,0 +1,202 @@
+"""The SMS channel: hands one text to Twilio's Messages API and says its Message SID.
+
+This is the only module that imports `twilio`. Every failure becomes a `SendError` in
+`classify_failure`, the one place the table below is decided:
+
+    failure                                          error                 code
+    ───────────────────────────────────────────────  ────────────────────  ──────────────
+    no answer within `timeout_seconds`               TransientSendError    None
+    connection refused, reset, DNS (ClientError,     TransientSendError    None
+      OSError)
+    HTTP 429 or Twilio 20429 (too many requests)     TransientSendError    "20429", with
+                                                                           retry_after
+    HTTP 401 or Twilio 20003 (authentication)        TransientSendError    "20003"
+    HTTP 5xx                                         TransientSendError    Twilio's code
+    HTTP 4xx: 21211 invalid 'To', 21610 recipient    PermanentSendError    Twilio's code
+      sent STOP, 21614 not a mobile number, 21408      (the HTTP status when Twilio sent none)
+      region not enabled, any other 4xx
+    anything else (unreadable answer, 3xx)           TransientSendError    Twilio's code
+
+The SDK's own retries stay off (`max_retries` unset): they re-POST, and a POST that reached
+Twilio before the connection dropped would be sent twice. The SDK's `timeout` is not applied by
+its aiohttp client, so the deadline is ours (`asyncio.timeout`). A send that timed out may have
+been accepted by Twilio; retrying it is the rare duplicate the design accepts over a loss.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from contextvars import ContextVar
+from types import SimpleNamespace, TracebackType
+from typing import Any, Self
+
+import aiohttp
+import structlog
+from twilio.base.exceptions import TwilioException
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+
+from notifier.channels.base import OutgoingSms
+from notifier.errors import ConfigError, PermanentSendError, SendError, TransientSendError
+from notifier.settings import SmsSettings
+
+log = structlog.get_logger(__name__)
+
+# The SDK's exceptions carry no response headers, so Retry-After is read in an aiohttp trace
+# hook. Each `send` puts a fresh list here; the hook runs in the sending task's context.
+_retry_after: ContextVar[list[str] | None] = ContextVar("twilio_retry_after", default=None)
+
+_RATE_LIMITED = 20429
+_AUTHENTICATION_FAILED = 20003
+
+
+class TwilioSmsChannel:
+    """Sends SMS through Twilio, `concurrency` at a time, each within `timeout_seconds`."""
+
+    def __init__(self, settings: SmsSettings, status_callback_url: str) -> None:
+        if not (settings.from_number or settings.messaging_service_sid):
+            raise ConfigError("configuration error: sms.from_number: required to send SMS")
+        self._settings = settings
+        self._status_callback_url = status_callback_url
+        self._http: AsyncTwilioHttpClient | None = None
+        self._client: Any = None
+        self._slots = asyncio.Semaphore(settings.concurrency)
+
+    async def __aenter__(self) -> Self:
+        trace = aiohttp.TraceConfig()
+        trace.on_request_end.append(_remember_retry_after)
+        # Built here, in the running loop: the aiohttp session binds to it. A logger of our own,
+        # outside the logging tree, silences the SDK's dozen INFO lines per request.
+        self._http = AsyncTwilioHttpClient(
+            trace_configs=[trace], logger=logging.Logger("twilio.http", logging.WARNING)
+        )
+        self._client = Client(
+            self._settings.account_sid,
+            self._settings.auth_token.get_secret_value(),
+            http_client=self._http,
+            # An empty mapping would make the SDK read os.environ, where TWILIO_EDGE or
+            # TWILIO_REGION would rewrite the host of api_base_url; configuration is ours.
+            environment={"TWILIO_EDGE": "", "TWILIO_REGION": ""},
+        )
+        # Every Api-domain URL is `{base_url}/2010-04-01/...`, read at each request.
+        self._client.api.base_url = self._settings.api_base_url
+        log.debug("sms_channel_opened", api_base_url=self._settings.api_base_url)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        http, self._http, self._client = self._http, None, None
+        if http is not None:
+            await http.close()
+        log.debug("sms_channel_closed")
+
+    async def send(self, message: OutgoingSms) -> str:
+        """Hand one SMS to Twilio; its Message SID, or a `SendError` saying whether to retry."""
+        if self._client is None:
+            raise RuntimeError("TwilioSmsChannel.send called outside `async with`")
+        sender = (
+            {"from_": self._settings.from_number}
+            if self._settings.from_number
+            else {"messaging_service_sid": self._settings.messaging_service_sid}
+        )
+        hints: list[str] = []
+        token = _retry_after.set(hints)
+        try:
+            async with self._slots, asyncio.timeout(self._settings.timeout_seconds):
+                created = await self._client.messages.create_async(
+                    to=message.to,
+                    body=message.body,
+                    status_callback=self._status_callback_url,
+                    **sender,
+                )
+        except (TwilioException, aiohttp.ClientError, OSError, ValueError) as error:
+            failure = classify_failure(error, hints[-1] if hints else None)
+            _log_failure(message, error, failure)
+            raise failure from error
+        finally:
+            _retry_after.reset(token)
+        sid = created.sid
+        if not isinstance(sid, str) or not sid:
+            raise TransientSendError("twilio accepted the request without a message sid")
+        log.debug("sms_accepted", to=message.to, sid=sid)
+        return sid
+
+
+def classify_failure(error: Exception, retry_after: str | None = None) -> SendError:
+    """Decide whether a failed send is worth retrying (the table in the module docstring)."""
+    if isinstance(error, TimeoutError):  # before OSError, of which it is a subclass
+        return TransientSendError("twilio did not answer in time")
+    if isinstance(error, aiohttp.ClientError | OSError):
+        return TransientSendError(f"twilio unreachable: {type(error).__name__}")
+    status = getattr(error, "status", None)
+    if not isinstance(error, TwilioException) or not isinstance(status, int):
+        return TransientSendError(f"unreadable answer from twilio: {type(error).__name__}")
+    code = getattr(error, "code", None)
+    code_text = str(code if code is not None else status)
+    if status == 429 or code == _RATE_LIMITED:
+        return TransientSendError(
+            "twilio rate limit", code=code_text, retry_after=_seconds(retry_after)
+        )
+    if status == 401 or code == _AUTHENTICATION_FAILED:
+        # Wrong account SID or auth token: a configuration problem that fails every message
+        # alike, not something wrong with this recipient. Transient, so the messages wait for
+        # the operator's fix instead of failing over en masse; logged as an error.
+        return TransientSendError("twilio rejected the credentials", code=code_text)
+    if status >= 500:
+        return TransientSendError(f"twilio server error {status}", code=code_text)
+    if 400 <= status < 500:
+        return PermanentSendError(f"twilio refused the message ({status})", code=code_text)
+    return TransientSendError(f"unexpected twilio answer {status}", code=code_text)
+
+
+def twilio_signature_is_valid(
+    auth_token: str, url: str, params: Mapping[str, str], signature: str
+) -> bool:
+    """Whether `signature` (X-Twilio-Signature) is Twilio's for this public URL and form."""
+    valid = RequestValidator(auth_token).validate(url, dict(params), signature)
+    return valid is True
+
+
+async def _remember_retry_after(
+    _session: aiohttp.ClientSession,
+    _context: SimpleNamespace,
+    params: aiohttp.TraceRequestEndParams,
+) -> None:
+    hints = _retry_after.get()
+    value = params.response.headers.get("Retry-After")
+    if hints is not None and value is not None:
+        hints.append(value)
+
+
+def _seconds(retry_after: str | None) -> float | None:
+    """Retry-After in delta-seconds; None when absent or an HTTP date (Twilio sends seconds)."""
+    if retry_after is None:
+        return None
+    try:
+        seconds = float(retry_after.strip())
+    except ValueError:
+        return None
+    return seconds if seconds >= 0 else None
+
+
+def _log_failure(message: OutgoingSms, error: Exception, failure: SendError) -> None:
+    # The body is never logged; `to` is masked by the logging pipeline.
+    fields = {
+        "to": message.to,
+        "code": failure.code,
+        "error": type(error).__name__,
+        "status": getattr(error, "status", None),
+    }
+    if failure.code == str(_AUTHENTICATION_FAILED) or getattr(error, "status", None) == 401:
+        log.error("sms_credentials_rejected", **fields)
+    elif isinstance(failure, PermanentSendError):
+        log.warning("sms_refused", **fields)
+    else:
+        log.warning("sms_send_failed", retry_after=getattr(failure, "retry_after", None), **fields)

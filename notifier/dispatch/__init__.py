@@ -1,0 +1,1 @@
+"""Moving alerts from the outbox to the providers: materialiser, claim loops, rate limits."""

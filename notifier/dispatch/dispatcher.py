@@ -1,0 +1,279 @@
+"""The dispatcher: materialise audiences, claim due deliveries per channel, send, record outcomes.
+
+One `Lane` per channel holds the channel, its concurrency bound and its token bucket. A lane
+claims only what it can send within a few seconds, so leases stay short and a slow provider
+never holds up the other channel. Outcomes are classified once, in `notifier.retry`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import structlog
+
+from notifier.channels.base import Channel as ChannelSender
+from notifier.clock import Clock
+from notifier.dispatch.rate_limit import TokenBucket
+from notifier.dispatch.rendering import Addressee, AlertToSend, MessageFactory
+from notifier.domain import AlertKind, AlertStatus, Channel, Language, Severity
+from notifier.errors import SendError, TransientSendError
+from notifier.messages import AlertContent
+from notifier.retry import GiveUp, RetryPolicy, after_failure
+from notifier.settings import DispatchSettings
+from notifier.store import outbox
+from notifier.store.engine import Database
+
+log = structlog.get_logger(__name__)
+
+SendObserver = Callable[[Channel, str, float], None]
+"""Called after each attempt with the channel, the outcome and the seconds the send took."""
+
+
+@dataclass(slots=True)
+class Lane:
+    """One channel's sending: the channel itself, its concurrency and its rate."""
+
+    channel: Channel
+    sender: ChannelSender[Any]
+    concurrency: int
+    bucket: TokenBucket
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    in_flight: set[asyncio.Task[None]] = field(default_factory=set)
+
+    @property
+    def backlog(self) -> int:
+        """Deliveries this lane may hold at once: enough for two seconds at its rate."""
+        return max(self.concurrency * 2, int(self.bucket.rate * 2))
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    delivery: outbox.ClaimedDelivery
+    alert: AlertToSend | None  # None: the alert was cancelled meanwhile
+    person: Addressee
+
+
+class Dispatcher:
+    """Moves the outbox to the providers until told to stop."""
+
+    def __init__(
+        self,
+        database: Database,
+        lanes: Sequence[Lane],
+        factory: MessageFactory,
+        settings: DispatchSettings,
+        clock: Clock,
+        worker: str,
+        *,
+        observe: SendObserver | None = None,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self._database = database
+        self._lanes = {lane.channel: lane for lane in lanes}
+        self._factory = factory
+        self._settings = settings
+        self._clock = clock
+        self._worker = worker
+        self._observe = observe or (lambda channel, outcome, seconds: None)
+        self._jitter = jitter
+        self._policy = RetryPolicy(
+            settings.max_attempts, settings.backoff_base_seconds, settings.backoff_max_seconds
+        )
+        self._materialise_wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """New work may be in the outbox: look now rather than at the next poll."""
+        self._materialise_wake.set()
+        for lane in self._lanes.values():
+            lane.wake.set()
+
+    async def run(self, stopping: asyncio.Event, grace_seconds: float) -> None:
+        """Dispatch until `stopping` is set, then let sends under way finish within the grace."""
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._materialise_loop(stopping))
+            tasks.create_task(self._housekeeping_loop(stopping))
+            for lane in self._lanes.values():
+                tasks.create_task(self._lane_loop(lane, stopping, grace_seconds))
+
+    async def _materialise_loop(self, stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            progressed = False
+            async with self._database.session() as session:
+                pending = await outbox.alerts_to_materialise(session)
+            for alert_id in pending:
+                async with self._database.session() as session:
+                    result = await outbox.materialise_batch(
+                        session, alert_id, self._settings.materialise_batch, self._clock.now()
+                    )
+                if result.deliveries:
+                    for lane in self._lanes.values():
+                        lane.wake.set()
+                progressed = progressed or not result.finished
+                if result.finished:
+                    log.info("alert_materialised", alert_id=alert_id)
+            if not progressed:
+                await _wait_any(
+                    self._materialise_wake, stopping, self._settings.poll_interval_seconds
+                )
+
+    async def _housekeeping_loop(self, stopping: asyncio.Event) -> None:
+        period = max(0.2, min(5.0, self._settings.lease_seconds / 4))
+        while not stopping.is_set():
+            now = self._clock.now()
+            async with self._database.session() as session:
+                reclaimed = await outbox.reclaim_expired(session, now, self._settings.max_attempts)
+                settled = await outbox.settle_alerts(session, now)
+            if reclaimed:
+                log.warning("leases_reclaimed", count=reclaimed)
+                self.wake()
+            if settled:
+                log.info("alerts_dispatched", count=settled)
+            await _wait_any(None, stopping, period)
+
+    async def _lane_loop(self, lane: Lane, stopping: asyncio.Event, grace: float) -> None:
+        semaphore = asyncio.Semaphore(lane.concurrency)
+        while not stopping.is_set():
+            room = lane.backlog - len(lane.in_flight)
+            jobs = (
+                await self._claim(lane.channel, min(room, self._settings.claim_batch))
+                if room > 0
+                else []
+            )
+            for job in jobs:
+                task = asyncio.create_task(self._deliver(lane, semaphore, job))
+                lane.in_flight.add(task)
+                task.add_done_callback(lane.in_flight.discard)
+            if not jobs or len(lane.in_flight) >= lane.backlog:
+                await _wait_any(
+                    lane.wake, stopping, self._settings.poll_interval_seconds, lane.in_flight
+                )
+        await _drain(lane, grace)
+
+    async def _claim(self, channel: Channel, limit: int) -> list[_Job]:
+        lease = timedelta(seconds=self._settings.lease_seconds)
+        async with self._database.session() as session:
+            claimed = await outbox.claim(
+                session, channel, limit, self._worker, self._clock.now(), lease
+            )
+            if not claimed:
+                return []
+            alerts = await outbox.alerts_for_sending(session, sorted({d.alert_id for d in claimed}))
+            people = await outbox.addressees(session, sorted({d.person for d in claimed}))
+        return [
+            _Job(
+                delivery,
+                _alert_to_send(alerts[delivery.alert_id]),
+                _addressee(people[delivery.person]),
+            )
+            for delivery in claimed
+        ]
+
+    async def _deliver(self, lane: Lane, semaphore: asyncio.Semaphore, job: _Job) -> None:
+        delivery = job.delivery
+        if job.alert is None:
+            async with self._database.session() as session:
+                await outbox.mark_cancelled(session, delivery.id)
+            return
+        try:
+            message = self._render(lane.channel, job.alert, job.person)
+            async with semaphore:
+                await lane.bucket.take()
+                started = time.perf_counter()
+                try:
+                    provider_id = await lane.sender.send(message)
+                finally:
+                    elapsed = time.perf_counter() - started
+        except SendError as error:
+            self._observe(lane.channel, "failed", 0.0)
+            await self._record_failure(delivery, error)
+            return
+        except Exception as error:  # a bug must not lose the alert: retry it as transient
+            log.exception("delivery_crashed", delivery_id=delivery.id, channel=lane.channel.value)
+            await self._record_failure(delivery, TransientSendError(f"internal error: {error!r}"))
+            return
+        self._observe(lane.channel, "sent", elapsed)
+        async with self._database.session() as session:
+            await outbox.mark_sent(session, delivery.id, provider_id, self._clock.now())
+
+    def _render(self, channel: Channel, alert: AlertToSend, person: Addressee) -> Any:
+        if channel is Channel.SMS:
+            return self._factory.sms(alert, person)
+        return self._factory.email(alert, person)
+
+    async def _record_failure(self, delivery: outbox.ClaimedDelivery, error: SendError) -> None:
+        now = self._clock.now()
+        decision = after_failure(self._policy, error, delivery.attempts, now, self._jitter)
+        async with self._database.session() as session:
+            if isinstance(decision, GiveUp):
+                failed_over = await outbox.mark_failed(session, delivery, decision.reason, now)
+            else:
+                await outbox.mark_retry(session, delivery.id, self._worker, decision.at, str(error))
+        if isinstance(decision, GiveUp):
+            log.warning(
+                "delivery_failed",
+                delivery_id=delivery.id,
+                alert_id=delivery.alert_id,
+                channel=delivery.channel.value,
+                reason=decision.reason,
+                failed_over=failed_over,
+            )
+            if failed_over:
+                self.wake()
+
+
+def _alert_to_send(row: Any) -> AlertToSend | None:
+    if row.status == AlertStatus.CANCELLED.value:
+        return None
+    content = AlertContent(
+        code=row.code,
+        kind=AlertKind(row.kind),
+        severity=Severity(row.severity),
+        title=row.title,
+        message=row.message,
+        messages=dict(row.messages or {}),
+    )
+    return AlertToSend(row.id, content, row.created_at)
+
+
+def _addressee(row: Any) -> Addressee:
+    return Addressee(row.id, row.phone, row.email, Language(row.language))
+
+
+async def _wait_any(
+    wake: asyncio.Event | None,
+    stopping: asyncio.Event,
+    seconds: float,
+    tasks: set[asyncio.Task[None]] | None = None,
+) -> None:
+    """Wait until woken, stopped, one of `tasks` finishes, or `seconds` pass."""
+    waiters = {asyncio.ensure_future(stopping.wait())}
+    if wake is not None:
+        waiters.add(asyncio.ensure_future(wake.wait()))
+    try:
+        await asyncio.wait(
+            waiters | set(tasks or ()), timeout=seconds, return_when=asyncio.FIRST_COMPLETED
+        )
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+        if wake is not None:
+            wake.clear()
+
+
+async def _drain(lane: Lane, grace: float) -> None:
+    """Let the lane's sends finish within the grace; cancel the rest (their leases expire)."""
+    if not lane.in_flight:
+        return
+    log.info("lane_draining", channel=lane.channel.value, in_flight=len(lane.in_flight))
+    _, pending = await asyncio.wait(set(lane.in_flight), timeout=grace)
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending)
+        log.warning("lane_drain_cut_short", channel=lane.channel.value, cancelled=len(pending))

@@ -1,0 +1,147 @@
+"""Read models of an alert for officers: counts per channel and state, responses, recipients."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from notifier.domain import Channel, DeliveryStatus, ResponseKind
+from notifier.store.outbox import audience_condition
+from notifier.store.tables import ALERT, DELIVERY, PERSON, RECIPIENT, Alert
+
+CHANNEL_STATES = (
+    DeliveryStatus.QUEUED,
+    DeliveryStatus.SENDING,
+    DeliveryStatus.SENT,
+    DeliveryStatus.DELIVERED,
+    DeliveryStatus.FAILED,
+    DeliveryStatus.CANCELLED,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertCounts:
+    """How far an alert has got."""
+
+    recipients: int
+    acknowledged: int
+    responses: dict[str, int]
+    channels: dict[str, dict[str, int]]
+    skipped_inactive: int = 0
+    skipped_opted_out: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientRow:
+    """One person an alert reached, with their answer and each channel's state."""
+
+    person_id: str
+    name: str
+    station: str
+    response: str | None
+    acknowledged_at: str | None
+    channels: dict[str, str] = field(default_factory=dict)
+
+
+async def alert_counts(session: AsyncSession, alert: Alert) -> AlertCounts:
+    """Deliveries per channel and state, responses per kind, acknowledgements."""
+    channels = {channel.value: dict.fromkeys(CHANNEL_STATES, 0) for channel in Channel}
+    query = (
+        select(DELIVERY.c.channel, DELIVERY.c.status, func.count())
+        .where(DELIVERY.c.alert_id == alert.id)
+        .group_by(DELIVERY.c.channel, DELIVERY.c.status)
+    )
+    for channel, status, count in (await session.execute(query)).all():
+        channels.setdefault(channel, dict.fromkeys(CHANNEL_STATES, 0))[status] = int(count)
+    responses = {kind.value: 0 for kind in ResponseKind}
+    query = (
+        select(RECIPIENT.c.response, func.count())
+        .where(RECIPIENT.c.alert_id == alert.id, RECIPIENT.c.response.is_not(None))
+        .group_by(RECIPIENT.c.response)
+    )
+    for response, count in (await session.execute(query)).all():
+        responses[response] = int(count)
+    return AlertCounts(
+        recipients=alert.recipients,
+        acknowledged=sum(responses.values()),
+        responses=responses,
+        channels={
+            name: {str(k): v for k, v in states.items()} for name, states in channels.items()
+        },
+        skipped_inactive=alert.skipped_inactive,
+        skipped_opted_out=alert.skipped_opted_out,
+    )
+
+
+async def recipients(
+    session: AsyncSession,
+    alert_id: int,
+    *,
+    acknowledged: bool | None = None,
+    station: str | None = None,
+    limit: int = 1000,
+    offset: int = 0,
+) -> list[RecipientRow]:
+    """The alert's recipients by person_id, optionally only (un)acknowledged or one station's."""
+    r, p = RECIPIENT.c, PERSON.c
+    query = (
+        select(r.person, p.person_id, p.name, r.station_code, r.response, r.first_response_at)
+        .join(PERSON, p.id == r.person)
+        .where(r.alert_id == alert_id)
+        .order_by(p.person_id)
+        .limit(limit)
+        .offset(offset)
+    )
+    if acknowledged is not None:
+        query = query.where(
+            r.first_response_at.is_not(None) if acknowledged else r.first_response_at.is_(None)
+        )
+    if station:
+        query = query.where(r.station_code == station)
+    rows = (await session.execute(query)).all()
+    states = await _channel_states(session, alert_id, [row.person for row in rows])
+    return [
+        RecipientRow(
+            person_id=row.person_id,
+            name=row.name,
+            station=row.station_code,
+            response=row.response,
+            acknowledged_at=row.first_response_at.isoformat() if row.first_response_at else None,
+            channels=states.get(row.person, {}),
+        )
+        for row in rows
+    ]
+
+
+async def _channel_states(
+    session: AsyncSession, alert_id: int, people: list[int]
+) -> dict[int, dict[str, str]]:
+    """The state of each person's latest delivery on each channel."""
+    if not people:
+        return {}
+    d = DELIVERY.c
+    query = (
+        select(d.person, d.channel, d.status)
+        .where(d.alert_id == alert_id, d.person.in_(people))
+        .order_by(d.person, d.channel, d.round)
+    )
+    states: dict[int, dict[str, str]] = defaultdict(dict)
+    for person, channel, status in (await session.execute(query)).all():
+        states[person][channel] = status  # later rounds overwrite earlier ones
+    return states
+
+
+async def audience_size(session: AsyncSession, alert_id: int) -> int:
+    """How many active people the alert's audience names (known before materialisation ends)."""
+    audience = (
+        await session.execute(select(ALERT.c.audience).where(ALERT.c.id == alert_id))
+    ).scalar_one()
+    query = (
+        select(func.count())
+        .select_from(PERSON)
+        .where(PERSON.c.active, audience_condition(audience))
+    )
+    return int((await session.execute(query)).scalar_one())

@@ -1,0 +1,138 @@
+"""Queries that raise, find and cancel alerts: intake is one transaction with its audit entry."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from notifier.access import Action, Principal
+from notifier.alert_request import AlertRequest
+from notifier.domain import PRIORITY_OF_KIND, AlertStatus, DeliveryStatus
+from notifier.errors import FieldError, ForbiddenError, NotFoundError
+from notifier.store import audit
+from notifier.store.tables import DELIVERY, PERSON, PERSON_GROUP, STATION, Alert
+from notifier.store.types import utc_now
+
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 4
+OPEN_STATUSES = (AlertStatus.DISPATCHING.value, AlertStatus.DISPATCHED.value)
+
+
+async def create_alert(session: AsyncSession, request: AlertRequest, principal: Principal) -> Alert:
+    """Check the request against the roster and the caller's scope, then store the alert."""
+    await _check_names(session, request)
+    scope = sorted(set(request.stations) | await _stations_of_people(session, request.people))
+    if not principal.allows(Action.SEND, scope):
+        raise ForbiddenError(f"{principal.name} may not alert {', '.join(scope)}")
+    alert = Alert(
+        code=await _unused_code(session),
+        kind=request.kind.value,
+        severity=request.severity.value,
+        title=request.title,
+        message=request.message,
+        messages=request.texts,
+        audience={
+            "stations": list(request.stations),
+            "groups": list(request.groups),
+            "people": list(request.people),
+            "scope": scope,
+        },
+        channels=[channel.value for channel in request.channels],
+        status=AlertStatus.DISPATCHING.value,
+        priority=PRIORITY_OF_KIND[request.kind],
+        created_by=principal.name,
+    )
+    session.add(alert)
+    await session.flush()
+    audit.record(
+        session,
+        principal.name,
+        "alert.raise",
+        f"alert:{alert.id}",
+        kind=alert.kind,
+        title=alert.title,
+        stations=scope,
+    )
+    return alert
+
+
+async def get_alert(session: AsyncSession, alert_id: int, principal: Principal) -> Alert:
+    """The alert, if it exists and the caller may read it."""
+    alert = await session.get(Alert, alert_id)
+    if alert is None:
+        raise NotFoundError(f"alert {alert_id} does not exist")
+    if not principal.allows(Action.READ, alert.audience.get("scope", [])):
+        raise ForbiddenError(f"{principal.name} may not see alert {alert_id}")
+    return alert
+
+
+async def list_alerts(
+    session: AsyncSession, principal: Principal, *, status: str | None = None, limit: int = 100
+) -> list[Alert]:
+    """The newest alerts the caller may read; `active` means dispatching or dispatched."""
+    query = select(Alert).order_by(col(Alert.id).desc()).limit(limit)
+    if status == "active":
+        query = query.where(col(Alert.status).in_(OPEN_STATUSES))
+    elif status is not None:
+        query = query.where(col(Alert.status) == status)
+    alerts = (await session.execute(query)).scalars().all()
+    return [a for a in alerts if principal.allows(Action.READ, a.audience.get("scope", []))]
+
+
+async def cancel_alert(session: AsyncSession, alert_id: int, principal: Principal) -> Alert:
+    """Stop an alert: its queued deliveries are cancelled; messages already sent stay sent."""
+    alert = await get_alert(session, alert_id, principal)
+    if not principal.allows(Action.SEND, alert.audience.get("scope", [])):
+        raise ForbiddenError(f"{principal.name} may not cancel alert {alert_id}")
+    if alert.status in (AlertStatus.CANCELLED, AlertStatus.CLOSED):
+        return alert
+    alert.status = AlertStatus.CANCELLED.value
+    alert.cancelled_at = utc_now()
+    await session.execute(
+        update(DELIVERY)
+        .where(DELIVERY.c.alert_id == alert_id, DELIVERY.c.status == DeliveryStatus.QUEUED.value)
+        .values(status=DeliveryStatus.CANCELLED.value)
+    )
+    audit.record(session, principal.name, "alert.cancel", f"alert:{alert_id}")
+    await session.flush()
+    await session.refresh(alert)
+    return alert
+
+
+async def _check_names(session: AsyncSession, request: AlertRequest) -> None:
+    known = set((await session.execute(select(STATION.c.code))).scalars())
+    unknown = sorted(set(request.stations) - known)
+    if unknown:
+        raise FieldError("stations", f"unknown station(s): {', '.join(unknown)}")
+    if request.groups:
+        query = select(PERSON_GROUP.c.name).where(PERSON_GROUP.c.name.in_(request.groups))
+        found = set((await session.execute(query.distinct())).scalars())
+        missing = sorted(set(request.groups) - found)
+        if missing:
+            raise FieldError("groups", f"no one is in group(s): {', '.join(missing)}")
+    if request.people:
+        query = select(PERSON.c.person_id).where(PERSON.c.person_id.in_(request.people))
+        found = set((await session.execute(query)).scalars())
+        missing = sorted(set(request.people) - found)
+        if missing:
+            raise FieldError("people", f"unknown person_id(s): {', '.join(missing)}")
+
+
+async def _stations_of_people(session: AsyncSession, people: Sequence[str]) -> set[str]:
+    if not people:
+        return set()
+    query = select(PERSON.c.station_code).where(PERSON.c.person_id.in_(people)).distinct()
+    return set((await session.execute(query)).scalars())
+
+
+async def _unused_code(session: AsyncSession) -> str:
+    """A short code, unused by any open alert, that a reply can name (`1 K7Q2`)."""
+    while True:
+        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+        query = select(func.count()).select_from(Alert).where(col(Alert.code) == code)
+        if not (await session.execute(query)).scalar():
+            return code

@@ -1,0 +1,69 @@
+"""Prometheus metrics: deliveries by channel and state, send latency, queue depth."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from sqlalchemy import func, select
+from starlette.requests import Request
+from starlette.responses import Response
+
+from notifier.domain import Channel
+from notifier.store.engine import Database
+from notifier.store.tables import DELIVERY
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class SendMetrics:
+    """The daemon's own measurements, in a registry of its own (one per running daemon)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.attempts = Counter(
+            "notifier_send_attempts",
+            "Send attempts by channel and outcome.",
+            ["channel", "outcome"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "notifier_send_seconds",
+            "Seconds a provider took to accept a message.",
+            ["channel"],
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=self.registry,
+        )
+
+    def observe(self, channel: Channel, outcome: str, seconds: float) -> None:
+        """Count one attempt; time it if the provider accepted the message."""
+        self.attempts.labels(channel.value, outcome).inc()
+        if outcome == "sent":
+            self.latency.labels(channel.value).observe(seconds)
+
+
+async def metrics(request: Request) -> Response:
+    """GET /metrics: the outbox's state from the database, then this process's counters."""
+    database: Database = request.app.state.database
+    send_metrics: SendMetrics = request.app.state.metrics
+    query = select(DELIVERY.c.channel, DELIVERY.c.status, func.count()).group_by(
+        DELIVERY.c.channel, DELIVERY.c.status
+    )
+    async with database.session() as session:
+        rows = (await session.execute(query)).all()
+    lines = [
+        "# HELP notifier_deliveries Deliveries in the outbox by channel and state.",
+        "# TYPE notifier_deliveries gauge",
+    ]
+    depth: dict[str, int] = {channel.value: 0 for channel in Channel}
+    for channel, status, count in rows:
+        lines.append(f'notifier_deliveries{{channel="{channel}",state="{status}"}} {count}')
+        if status == "queued":
+            depth[channel] = int(count)
+    lines += [
+        "# HELP notifier_queue_depth Deliveries waiting to be sent, by channel.",
+        "# TYPE notifier_queue_depth gauge",
+    ]
+    lines += [
+        f'notifier_queue_depth{{channel="{channel}"}} {count}' for channel, count in depth.items()
+    ]
+    body = "\n".join(lines) + "\n" + generate_latest(send_metrics.registry).decode()
+    return Response(body, media_type=CONTENT_TYPE)

@@ -1,0 +1,1 @@
+"""Hand-written fakes of the outside systems, run on loopback for the tests."""

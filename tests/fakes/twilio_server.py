@@ -1,0 +1,256 @@
+"""A Twilio-compatible Messages API on loopback, scriptable to fail, for tests and benchmarks.
+
+    async with FakeTwilioServer(account_sid, auth_token) as twilio:
+        twilio.fail_next(Failure.RATE_LIMITED)       # the next request answers 429
+        twilio.fail_for("+15005550001", Failure.INVALID_NUMBER)
+        ... point the SDK at twilio.base_url ...
+        twilio.messages, twilio.requests, twilio.max_in_flight
+
+As a process, for a benchmark (accepts everything, prints `ready PORT`, then `received N`
+on SIGTERM): `python -m tests.fakes.twilio_server --port 0 --sid AC... --token ...`
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import binascii
+import secrets
+import signal
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from enum import StrEnum
+from types import TracebackType
+from typing import Any, Self
+
+from aiohttp import web
+
+MESSAGES_PATH = "/2010-04-01/Accounts/{sid}/Messages.json"
+RETRY_AFTER_SECONDS = 2
+
+
+class Failure(StrEnum):
+    """A scripted answer other than 201."""
+
+    RATE_LIMITED = "rate_limited"  # 429, code 20429, Retry-After
+    SERVER_ERROR = "server_error"  # 500, code 20500
+    INVALID_NUMBER = "invalid_number"  # 400, code 21211
+    UNSUBSCRIBED = "unsubscribed"  # 400, code 21610
+    HANG = "hang"  # no answer until the server closes
+
+
+_ERRORS: dict[Failure, tuple[int, int, str]] = {
+    Failure.RATE_LIMITED: (429, 20429, "Too Many Requests"),
+    Failure.SERVER_ERROR: (500, 20500, "An internal server error has occurred"),
+    Failure.INVALID_NUMBER: (400, 21211, "The 'To' number is not a valid phone number."),
+    Failure.UNSUBSCRIBED: (400, 21610, "Attempt to send to unsubscribed recipient"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedMessage:
+    """One message the server accepted (answered 201)."""
+
+    sid: str
+    to: str
+    body: str
+    from_: str | None
+    messaging_service_sid: str | None
+    status_callback: str | None
+    received_at: datetime
+
+
+class FakeTwilioServer:
+    """The Messages resource of Twilio's REST API, with HTTP Basic authentication."""
+
+    def __init__(
+        self, account_sid: str, auth_token: str, *, port: int = 0, delay: float = 0.0
+    ) -> None:
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self.delay = delay
+        """Seconds each accepted request waits before its answer."""
+        self.messages: list[ReceivedMessage] = []
+        self.requests = 0
+        """Requests that reached the Messages endpoint, whatever the answer."""
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._port = port
+        self._next: deque[Failure] = deque()
+        self._by_number: dict[str, Failure] = {}
+        self._closing = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def port(self) -> int:
+        """The port the server listens on."""
+        if self._runner is None:
+            raise RuntimeError("the fake Twilio server is not running")
+        port: int = self._runner.addresses[0][1]
+        return port
+
+    @property
+    def base_url(self) -> str:
+        """What `sms.api_base_url` must be for the SDK to reach this server."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def fail_next(self, failure: Failure, count: int = 1) -> None:
+        """Answer the next `count` requests (not scripted by number) with `failure`."""
+        self._next.extend([failure] * count)
+
+    def fail_for(self, number: str, failure: Failure) -> None:
+        """Answer every request to `number` with `failure`."""
+        self._by_number[number] = failure
+
+    async def __aenter__(self) -> Self:
+        app = web.Application()
+        app.router.add_post(MESSAGES_PATH, self._create_message)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self._port).start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._closing.set()  # releases hanging requests
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _create_message(self, request: web.Request) -> web.Response:
+        self.requests += 1
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await self._answer(request)
+        finally:
+            self.in_flight -= 1
+
+    async def _answer(self, request: web.Request) -> web.Response:
+        if not self._authenticated(request.headers.get("Authorization", "")):
+            return _error(401, 20003, "Authenticate")
+        if request.match_info["sid"] != self.account_sid:
+            return _error(404, 20404, "The requested resource was not found")
+        form = await request.post()
+        fields = {key: value for key, value in form.items() if isinstance(value, str)}
+        failure = self._by_number.get(fields.get("To", "")) or (
+            self._next.popleft() if self._next else None
+        )
+        if failure is Failure.HANG:
+            await self._closing.wait()
+            return _error(503, 20503, "Service unavailable")
+        if failure is not None:
+            status, code, text = _ERRORS[failure]
+            return _error(status, code, text)
+        missing = _missing_field(fields)
+        if missing is not None:
+            return _error(400, *missing)
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        return web.json_response(self._accept(fields), status=201)
+
+    def _authenticated(self, header: str) -> bool:
+        scheme, _, encoded = header.partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            user, _, password = base64.b64decode(encoded).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        return secrets.compare_digest(f"{user}:{password}", f"{self.account_sid}:{self.auth_token}")
+
+    def _accept(self, fields: dict[str, str]) -> dict[str, Any]:
+        now = datetime.now(UTC)
+        message = ReceivedMessage(
+            sid="SM" + secrets.token_hex(16),
+            to=fields["To"],
+            body=fields["Body"],
+            from_=fields.get("From"),
+            messaging_service_sid=fields.get("MessagingServiceSid"),
+            status_callback=fields.get("StatusCallback"),
+            received_at=now,
+        )
+        self.messages.append(message)
+        return _resource(self.account_sid, message)
+
+
+def _missing_field(fields: dict[str, str]) -> tuple[int, str] | None:
+    if not fields.get("To"):
+        return 21604, "A 'To' phone number is required."
+    if not (fields.get("From") or fields.get("MessagingServiceSid")):
+        return 21603, "A 'From' or 'MessagingServiceSid' parameter is required"
+    if not fields.get("Body"):
+        return 21602, "Message body is required."
+    return None
+
+
+def _resource(account_sid: str, message: ReceivedMessage) -> dict[str, Any]:
+    """The JSON Twilio answers for a newly created Message."""
+    uri = f"/2010-04-01/Accounts/{account_sid}/Messages/{message.sid}"
+    date = format_datetime(message.received_at)
+    return {
+        "account_sid": account_sid,
+        "api_version": "2010-04-01",
+        "body": message.body,
+        "date_created": date,
+        "date_sent": None,
+        "date_updated": date,
+        "direction": "outbound-api",
+        "error_code": None,
+        "error_message": None,
+        "from": message.from_,
+        "messaging_service_sid": message.messaging_service_sid,
+        "num_media": "0",
+        "num_segments": "1",
+        "price": None,
+        "price_unit": "USD",
+        "sid": message.sid,
+        "status": "queued" if message.from_ else "accepted",
+        "subresource_uris": {"media": f"{uri}/Media.json"},
+        "to": message.to,
+        "uri": f"{uri}.json",
+    }
+
+
+def _error(status: int, code: int, message: str) -> web.Response:
+    """Twilio's JSON error body; a 429 also says when to come back."""
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 429 else None
+    body = {
+        "code": code,
+        "message": message,
+        "more_info": f"https://www.twilio.com/docs/errors/{code}",
+        "status": status,
+    }
+    return web.json_response(body, status=status, headers=headers)
+
+
+async def _serve(port: int, account_sid: str, auth_token: str) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    async with FakeTwilioServer(account_sid, auth_token, port=port) as server:
+        print(f"ready {server.port}", flush=True)
+        await stop.wait()
+        print(f"received {len(server.messages)}", flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the server until SIGTERM, for a benchmark in another process."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--sid", required=True)
+    parser.add_argument("--token", required=True)
+    args = parser.parse_args(argv)
+    asyncio.run(_serve(args.port, args.sid, args.token))
+
+
+if __name__ == "__main__":
+    main()
