@@ -20,6 +20,7 @@ import structlog
 from notifier.channels.base import Channel as ChannelSender
 from notifier.clock import Clock
 from notifier.dispatch.rate_limit import TokenBucket
+from notifier.dispatch.recorder import SentRecorder
 from notifier.dispatch.rendering import Addressee, AlertToSend, MessageFactory
 from notifier.domain import AlertKind, AlertStatus, Channel, Language, Severity
 from notifier.errors import SendError, TransientSendError
@@ -48,8 +49,12 @@ class Lane:
 
     @property
     def backlog(self) -> int:
-        """Deliveries this lane may hold at once: enough for two seconds at its rate."""
-        return max(self.concurrency * 2, int(self.bucket.rate * 2))
+        """Deliveries this lane may hold at once: one waiting for each slot sending.
+
+        Bounded by the concurrency, not by the configured rate: a claimed delivery must be
+        sent well before its lease expires, however slowly the provider answers.
+        """
+        return self.concurrency * 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +91,8 @@ class Dispatcher:
             settings.max_attempts, settings.backoff_base_seconds, settings.backoff_max_seconds
         )
         self._materialise_wake = asyncio.Event()
+        self._recorder = SentRecorder(database, clock)
+        self._lease_margin = timedelta(seconds=settings.lease_seconds / 10)
 
     def wake(self) -> None:
         """New work may be in the outbox: look now rather than at the next poll."""
@@ -175,20 +182,32 @@ class Dispatcher:
         ]
 
     async def _deliver(self, lane: Lane, semaphore: asyncio.Semaphore, job: _Job) -> None:
-        delivery = job.delivery
         if job.alert is None:
             async with self._database.session() as session:
-                await outbox.mark_cancelled(session, delivery.id)
+                await outbox.mark_cancelled(session, job.delivery.id)
             return
+        # The slot is held until the outcome is recorded, so that a crash can only repeat
+        # the sends in flight (at most `concurrency` per channel).
+        async with semaphore:
+            try:
+                await self._attempt(lane, job.delivery, job.alert, job.person)
+            except Exception:  # the task's boundary: the lease runs out and it is sent again
+                log.exception("delivery_not_recorded", delivery_id=job.delivery.id)
+
+    async def _attempt(
+        self, lane: Lane, delivery: outbox.ClaimedDelivery, alert: AlertToSend, person: Addressee
+    ) -> None:
         try:
-            message = self._render(lane.channel, job.alert, job.person)
-            async with semaphore:
-                await lane.bucket.take()
-                started = time.perf_counter()
-                try:
-                    provider_id = await lane.sender.send(message)
-                finally:
-                    elapsed = time.perf_counter() - started
+            message = self._render(lane.channel, alert, person)
+            await lane.bucket.take()
+            if self._clock.now() >= delivery.lease_until - self._lease_margin:
+                # Too late: another worker may own it by now. The lease runs out and it is
+                # claimed again, rather than sent twice.
+                log.warning("lease_too_short", delivery_id=delivery.id, channel=lane.channel.value)
+                return
+            started = time.perf_counter()
+            provider_id = await lane.sender.send(message)
+            elapsed = time.perf_counter() - started
         except SendError as error:
             self._observe(lane.channel, "failed", 0.0)
             await self._record_failure(delivery, error)
@@ -198,8 +217,7 @@ class Dispatcher:
             await self._record_failure(delivery, TransientSendError(f"internal error: {error!r}"))
             return
         self._observe(lane.channel, "sent", elapsed)
-        async with self._database.session() as session:
-            await outbox.mark_sent(session, delivery.id, provider_id, self._clock.now())
+        await self._recorder.record(delivery.id, provider_id)
 
     def _render(self, channel: Channel, alert: AlertToSend, person: Addressee) -> Any:
         if channel is Channel.SMS:

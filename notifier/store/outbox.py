@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Insert
@@ -45,6 +45,7 @@ class ClaimedDelivery:
     channel: Channel
     attempts: int
     round: int
+    lease_until: datetime
 
 
 def insert_ignoring_duplicates(session: AsyncSession, table: Table) -> Insert:
@@ -208,7 +209,9 @@ async def claim(
     )
     rows = sorted(claimed.all(), key=lambda row: row.id)
     return [
-        ClaimedDelivery(r.id, r.alert_id, r.person, Channel(r.channel), r.attempts, r.round)
+        ClaimedDelivery(
+            r.id, r.alert_id, r.person, Channel(r.channel), r.attempts, r.round, now + lease
+        )
         for r in rows
     ]
 
@@ -216,19 +219,32 @@ async def claim(
 async def mark_sent(
     session: AsyncSession, delivery_id: int, provider_id: str, now: datetime
 ) -> None:
-    """The provider accepted the message: keep its id, at once, whoever holds the lease now."""
-    await session.execute(
+    """The provider accepted the message: keep its id, whoever holds the lease now."""
+    await mark_sent_many(session, [(delivery_id, provider_id)], now)
+
+
+async def mark_sent_many(session: AsyncSession, sent: list[tuple[int, str]], now: datetime) -> None:
+    """Record several accepted messages (delivery id, provider id) in one statement batch."""
+    if not sent:
+        return
+    c = DELIVERY.c
+    statement = (
         update(DELIVERY)
-        .where(DELIVERY.c.id == delivery_id, DELIVERY.c.status.in_(UNSETTLED))
+        # `IN` expands its parameters, which executemany refuses: spell the two states out.
+        .where(c.id == bindparam("delivery_id"), or_(c.status == QUEUED, c.status == SENDING))
         .values(
             status=DeliveryStatus.SENT.value,
-            provider_id=provider_id,
+            provider_id=bindparam("accepted_as"),
             sent_at=now,
-            leased_by=None,
-            lease_expires_at=None,
+            lease_expires_at=None,  # leased_by stays: which worker sent it
             last_error=None,
         )
     )
+    rows = [
+        {"delivery_id": delivery_id, "accepted_as": provider_id}
+        for delivery_id, provider_id in sent
+    ]
+    await session.execute(statement, rows)
 
 
 async def mark_retry(
