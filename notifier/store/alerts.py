@@ -20,6 +20,7 @@ from notifier.store.types import utc_now
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 4
 OPEN_STATUSES = (AlertStatus.DISPATCHING.value, AlertStatus.DISPATCHED.value)
+LIST_PAGE = 500
 
 
 async def create_alert(session: AsyncSession, request: AlertRequest, principal: Principal) -> Alert:
@@ -73,14 +74,24 @@ async def get_alert(session: AsyncSession, alert_id: int, principal: Principal) 
 async def list_alerts(
     session: AsyncSession, principal: Principal, *, status: str | None = None, limit: int = 100
 ) -> list[Alert]:
-    """The newest alerts the caller may read; `active` means dispatching or dispatched."""
-    query = select(Alert).order_by(col(Alert.id).desc()).limit(limit)
+    """The newest `limit` alerts the caller may read; `active` means dispatching or dispatched."""
+    query = select(Alert).order_by(col(Alert.id).desc())
     if status == "active":
         query = query.where(col(Alert.status).in_(OPEN_STATUSES))
     elif status is not None:
+        if status not in {member.value for member in AlertStatus}:
+            allowed = ", ".join(["active", *(member.value for member in AlertStatus)])
+            raise FieldError("status", f"{status!r} is not one of {allowed}")
         query = query.where(col(Alert.status) == status)
-    alerts = (await session.execute(query)).scalars().all()
-    return [a for a in alerts if principal.allows(Action.READ, a.audience.get("scope", []))]
+    readable: list[Alert] = []
+    offset = 0
+    while len(readable) < limit:  # scopes are JSON lists: filter page by page
+        page = (await session.execute(query.limit(LIST_PAGE).offset(offset))).scalars().all()
+        readable += [a for a in page if principal.allows(Action.READ, a.audience.get("scope", []))]
+        if len(page) < LIST_PAGE:
+            break
+        offset += LIST_PAGE
+    return readable[:limit]
 
 
 async def cancel_alert(session: AsyncSession, alert_id: int, principal: Principal) -> Alert:

@@ -55,10 +55,14 @@ async def show_alert(request: Request) -> JSONResponse:
     async with _database(request).session() as session:
         alert = await alerts.get_alert(session, _alert_id(request), principal)
         counts = await alert_views.alert_counts(session, alert)
+        # Until the whole audience is in the outbox, show its size, as the 202 did.
+        recipients = counts.recipients
+        if alert.materialised_at is None and alert.id is not None:
+            recipients = max(recipients, await alert_views.audience_size(session, alert.id))
     return JSONResponse(
         _alert_header(alert)
         | {
-            "recipients": counts.recipients,
+            "recipients": recipients,
             "acknowledged": counts.acknowledged,
             "responses": counts.responses,
             "channels": counts.channels,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -44,7 +45,18 @@ async def invalid(_request: Request, error: Exception) -> Response:
     return error_response(400, "bad_request", str(error))
 
 
+async def http_error(_request: Request, error: Exception) -> Response:
+    """Unknown paths and wrong methods answer in the same JSON shape as every other error."""
+    assert isinstance(error, HTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+    response = error_response(error.status_code, code, str(error.detail))
+    for name, value in (error.headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
 EXCEPTION_HANDLERS = {
+    HTTPException: http_error,
     UnauthorizedError: unauthorized,
     ForbiddenError: forbidden,
     NotFoundError: not_found,

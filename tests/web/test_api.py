@@ -414,3 +414,27 @@ async def test_officer_of_another_station_cannot_cancel(api: Api) -> None:
     body = (await api.get(f"{ALERTS}/{alert_id}", api.admin)).json()
     assert body["status"] == "dispatching"
     assert body["channels"]["sms"]["queued"] == NBO_ACTIVE
+
+
+async def test_unknown_paths_and_methods_answer_json(api: Api) -> None:
+    """A wrong path or method gets the API's JSON error body, not plain text."""
+    missing = await api.get("/api/v1/nothing-here", api.admin)
+    wrong = await api.client.delete(ALERTS, headers=bearer(api.admin))
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "not_found"
+    assert wrong.status_code == 405
+    assert wrong.json()["error"]["code"] == "method_not_allowed"
+
+
+async def test_unknown_status_filter_is_rejected(api: Api) -> None:
+    """?status= takes only the documented values."""
+    response = await api.get(ALERTS, api.admin, status="bogus")
+    assert response.status_code == 422
+    assert error_of(response)["field"] == "status"
+
+
+async def test_recipients_count_is_the_audience_before_materialisation(api: Api) -> None:
+    """Right after the 202, GET shows the same number of recipients the 202 announced."""
+    alert_id = await api.raise_alert()
+    response = await api.get(f"{ALERTS}/{alert_id}", api.admin)
+    assert response.json()["recipients"] == NBO_ACTIVE
