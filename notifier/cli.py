@@ -19,7 +19,8 @@ from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 
-from notifier import demo, report_text
+from notifier import alert_commands, demo, report_text
+from notifier.access import Principal
 from notifier.daemon import serve
 from notifier.domain import Role
 from notifier.errors import InputError, NotifierError
@@ -120,7 +121,46 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--role", required=True, choices=[role.value for role in Role])
     command.add_argument("--stations", default="", metavar="CODE,…")
     command.set_defaults(handler=run_token_create)
+
+    _add_alert_commands(commands, common)
     return parser
+
+
+def _add_alert_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    common: argparse.ArgumentParser,
+) -> None:
+    alert = commands.add_parser("alert", help="raise, follow and cancel alerts").add_subparsers(
+        title="commands", metavar="COMMAND"
+    )
+    command = alert.add_parser("send", parents=[common], help="raise an alert; the daemon sends it")
+    command.add_argument("--stations", metavar="CODE,…", help="stations whose rosters receive it")
+    command.add_argument("--groups", metavar="GROUP,…", help="only these groups of the stations")
+    command.add_argument("--people", metavar="ID,…", help="these people too, by person_id")
+    command.add_argument("--title", required=True, metavar="TEXT")
+    command.add_argument("--message", required=True, metavar="TEXT")
+    command.add_argument(
+        "--severity", metavar="extreme|severe|moderate|minor", help="default: severe"
+    )
+    command.add_argument("--channels", metavar="sms,email", help="default: both")
+    command.add_argument("--kind", metavar="emergency|drill|test", help="default: emergency")
+    command.add_argument(
+        "--wait", action="store_true", help="show progress until every delivery is settled"
+    )
+    command.add_argument("--json", action="store_true", help="print the API's JSON")
+    command.set_defaults(handler=run_alert_send)
+
+    command = alert.add_parser("status", parents=[common], help="an alert's progress and answers")
+    command.add_argument("alert_id", type=int, metavar="ALERT_ID")
+    command.add_argument("--json", action="store_true", help="print the API's JSON")
+    command.add_argument(
+        "--watch", action="store_true", help="refresh until every delivery is settled"
+    )
+    command.set_defaults(handler=run_alert_status)
+
+    command = alert.add_parser("cancel", parents=[common], help="stop sending an alert")
+    command.add_argument("alert_id", type=int, metavar="ALERT_ID")
+    command.set_defaults(handler=run_alert_cancel)
 
 
 async def run_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -198,8 +238,28 @@ async def run_token_create(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+async def run_alert_send(args: argparse.Namespace, settings: Settings) -> int:
+    """Raise an alert; with --wait, follow it until every delivery is settled."""
+    return await alert_commands.send(args, settings, _principal())
+
+
+async def run_alert_status(args: argparse.Namespace, settings: Settings) -> int:
+    """Show an alert's progress; with --watch, until it settles."""
+    return await alert_commands.status(args, settings, _principal())
+
+
+async def run_alert_cancel(args: argparse.Namespace, settings: Settings) -> int:
+    """Cancel an alert."""
+    return await alert_commands.cancel(args, settings, _principal())
+
+
 def _first_line(error: BaseException) -> str:
     return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+def _principal() -> Principal:
+    """The command line acts with every right, as the user running it."""
+    return Principal(_actor(), Role.ADMIN)
 
 
 def _actor() -> str:

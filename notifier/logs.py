@@ -64,6 +64,8 @@ def configure_logging(settings: LoggingSettings, stream: TextIO | None = None) -
     )
     structlog.configure(
         processors=[
+            # Drop events below the level first: the rest of the chain (masking) costs.
+            structlog.stdlib.filter_by_level,
             *shared,
             structlog.processors.format_exc_info
             if as_json
@@ -72,7 +74,7 @@ def configure_logging(settings: LoggingSettings, stream: TextIO | None = None) -
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=False,
+        cache_logger_on_first_use=True,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,

@@ -46,15 +46,20 @@ class Lane:
     bucket: TokenBucket
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     in_flight: set[asyncio.Task[None]] = field(default_factory=set)
+    unrecorded: asyncio.Semaphore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.unrecorded = asyncio.Semaphore(self.concurrency * 2)
 
     @property
     def backlog(self) -> int:
-        """Deliveries this lane may hold at once: one waiting for each slot sending.
+        """Deliveries this lane may hold at once: a few waiting for each slot sending.
 
         Bounded by the concurrency, not by the configured rate: a claimed delivery must be
-        sent well before its lease expires, however slowly the provider answers.
+        sent well before its lease expires, however slowly the provider answers. A few per
+        slot keeps claims (one query each) to a small share of the work.
         """
-        return self.concurrency * 2
+        return self.concurrency * 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +135,7 @@ class Dispatcher:
                 )
 
     async def _housekeeping_loop(self, stopping: asyncio.Event) -> None:
-        period = max(0.2, min(5.0, self._settings.lease_seconds / 4))
+        period = max(0.2, min(1.0, self._settings.lease_seconds / 4))
         while not stopping.is_set():
             now = self._clock.now()
             async with self._database.session() as session:
@@ -186,28 +191,36 @@ class Dispatcher:
             async with self._database.session() as session:
                 await outbox.mark_cancelled(session, job.delivery.id)
             return
-        # The slot is held until the outcome is recorded, so that a crash can only repeat
-        # the sends in flight (at most `concurrency` per channel).
-        async with semaphore:
+        # At most `concurrency` sends at once, and at most as many again whose outcome is
+        # still being written: a crash can repeat only those, never a backlog.
+        async with lane.unrecorded:
             try:
-                await self._attempt(lane, job.delivery, job.alert, job.person)
+                await self._attempt(lane, semaphore, job.delivery, job.alert, job.person)
             except Exception:  # the task's boundary: the lease runs out and it is sent again
                 log.exception("delivery_not_recorded", delivery_id=job.delivery.id)
 
     async def _attempt(
-        self, lane: Lane, delivery: outbox.ClaimedDelivery, alert: AlertToSend, person: Addressee
+        self,
+        lane: Lane,
+        sending: asyncio.Semaphore,
+        delivery: outbox.ClaimedDelivery,
+        alert: AlertToSend,
+        person: Addressee,
     ) -> None:
         try:
             message = self._render(lane.channel, alert, person)
-            await lane.bucket.take()
-            if self._clock.now() >= delivery.lease_until - self._lease_margin:
-                # Too late: another worker may own it by now. The lease runs out and it is
-                # claimed again, rather than sent twice.
-                log.warning("lease_too_short", delivery_id=delivery.id, channel=lane.channel.value)
-                return
-            started = time.perf_counter()
-            provider_id = await lane.sender.send(message)
-            elapsed = time.perf_counter() - started
+            async with sending:
+                await lane.bucket.take()
+                if self._clock.now() >= delivery.lease_until - self._lease_margin:
+                    # Too late: another worker may own it by now. The lease runs out and it
+                    # is claimed again, rather than sent twice.
+                    log.warning(
+                        "lease_too_short", delivery_id=delivery.id, channel=lane.channel.value
+                    )
+                    return
+                started = time.perf_counter()
+                provider_id = await lane.sender.send(message)
+                elapsed = time.perf_counter() - started
         except SendError as error:
             self._observe(lane.channel, "failed", 0.0)
             await self._record_failure(delivery, error)

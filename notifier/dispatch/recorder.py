@@ -19,7 +19,7 @@ MAX_BATCH = 500
 class SentRecorder:
     """Collects (delivery, provider id) pairs and commits them together; callers await it."""
 
-    def __init__(self, database: Database, clock: Clock, linger_seconds: float = 0.005) -> None:
+    def __init__(self, database: Database, clock: Clock, linger_seconds: float = 0.0) -> None:
         self._database = database
         self._clock = clock
         self._linger = linger_seconds

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from notifier import ack_tokens
 from notifier.channels.base import OutgoingEmail, OutgoingSms
 from notifier.domain import Language
-from notifier.messages import AlertContent, Templates, render_email, render_sms
+from notifier.messages import AlertContent, RenderedEmail, Templates, render_email, render_sms
 from notifier.settings import Settings
 
 
@@ -41,6 +43,11 @@ class MessageFactory:
         self._public_url = settings.http.public_url.rstrip("/")
         self._reply_domain = settings.email.reply_domain
         self._max_segments = settings.sms.max_segments
+        # The words are the same for everyone of one language; only the e-mail's link and
+        # reply address differ. Render once per alert and language, then fill the link in.
+        self._link_mark = f"ack-link-{secrets.token_hex(8)}"
+        self._sms_cache: dict[tuple[int, Language, bool], str] = {}
+        self._email_cache: dict[tuple[int, Language], RenderedEmail] = {}
 
     def ack_token(self, alert: AlertToSend, person: Addressee) -> str:
         """The token that lets this person, and only them, answer this alert."""
@@ -50,30 +57,48 @@ class MessageFactory:
     def sms(self, alert: AlertToSend, person: Addressee, *, show_code: bool = False) -> OutgoingSms:
         """The SMS for a person, within the configured number of segments."""
         assert person.phone is not None, "an SMS delivery is made only for a person with a phone"
-        body = render_sms(
-            self._templates,
-            alert.content,
-            person.language,
-            show_code=show_code,
-            max_segments=self._max_segments,
-        )
+        key = (alert.id, person.language, show_code)
+        body = self._sms_cache.get(key)
+        if body is None:
+            body = render_sms(
+                self._templates,
+                alert.content,
+                person.language,
+                show_code=show_code,
+                max_segments=self._max_segments,
+            )
+            self._sms_cache = _bounded(self._sms_cache)
+            self._sms_cache[key] = body
         return OutgoingSms(to=person.phone, body=body)
 
     def email(self, alert: AlertToSend, person: Addressee) -> OutgoingEmail:
         """The e-mail for a person, whose replies and link acknowledge for them alone."""
         assert person.email is not None, "an e-mail delivery is made only for a person with one"
         token = self.ack_token(alert, person)
-        rendered = render_email(
-            self._templates,
-            alert.content,
-            person.language,
-            ack_url=f"{self._public_url}/ack/{token}",
-        )
+        key = (alert.id, person.language)
+        rendered = self._email_cache.get(key)
+        if rendered is None:
+            rendered = render_email(
+                self._templates, alert.content, person.language, ack_url=self._link_mark
+            )
+            self._email_cache = _bounded(self._email_cache)
+            self._email_cache[key] = rendered
+        link = f"{self._public_url}/ack/{token}"
         return OutgoingEmail(
             to=person.email,
             subject=rendered.subject,
-            text=rendered.text,
-            html=rendered.html,
+            text=rendered.text.replace(self._link_mark, link),
+            html=rendered.html.replace(self._link_mark, link),
             reply_to=f"ack+{token}@{self._reply_domain}",
             headers={"X-Notifier-Alert": f"{alert.id}-{alert.content.code}"},
         )
+
+
+_CACHE_LIMIT = 512
+_V = TypeVar("_V")
+_K = TypeVar("_K")
+
+
+def _bounded(cache: dict[_K, _V]) -> dict[_K, _V]:
+    """The cache, emptied when it has grown past its limit (old alerts are not sent again)."""
+    return {} if len(cache) >= _CACHE_LIMIT else cache

@@ -24,6 +24,7 @@ from notifier.store.tables import ALERT, DELIVERY, PERSON, PERSON_GROUP, RECIPIE
 QUEUED = DeliveryStatus.QUEUED.value
 SENDING = DeliveryStatus.SENDING.value
 UNSETTLED = (QUEUED, SENDING)
+FIRST_BATCH = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,8 @@ async def materialise_batch(
     alert = (await session.execute(select(ALERT).where(ALERT.c.id == alert_id))).one()
     if alert.status != AlertStatus.DISPATCHING.value or alert.materialised_at is not None:
         return Materialised(0, 0, True)
+    if alert.materialise_cursor == 0:  # a small first batch: the first messages leave sooner
+        batch_size = min(batch_size, FIRST_BATCH)
     people = (await session.execute(_audience_batch(alert, batch_size))).all()
     channels = [Channel(name) for name in alert.channels]
     recipients: list[dict[str, object]] = []

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from notifier.access import Principal
+from notifier.alert_json import alert_detail, alert_header
 from notifier.alert_request import parse_alert_request
 from notifier.errors import FieldError, InputError
 from notifier.store import alert_views, alerts, tokens
 from notifier.store.engine import Database
-from notifier.store.tables import Alert
 from notifier.web.errors import UnauthorizedError
 
 MAX_BODY_BYTES = 64 * 1024
@@ -46,7 +45,7 @@ async def list_alerts(request: Request) -> JSONResponse:
         found = await alerts.list_alerts(
             session, principal, status=request.query_params.get("status")
         )
-    return JSONResponse([_alert_header(alert) for alert in found])
+    return JSONResponse([alert_header(alert) for alert in found])
 
 
 async def show_alert(request: Request) -> JSONResponse:
@@ -55,20 +54,11 @@ async def show_alert(request: Request) -> JSONResponse:
     async with _database(request).session() as session:
         alert = await alerts.get_alert(session, _alert_id(request), principal)
         counts = await alert_views.alert_counts(session, alert)
-        # Until the whole audience is in the outbox, show its size, as the 202 did.
-        recipients = counts.recipients
+        audience = None
         if alert.materialised_at is None and alert.id is not None:
-            recipients = max(recipients, await alert_views.audience_size(session, alert.id))
-    return JSONResponse(
-        _alert_header(alert)
-        | {
-            "recipients": recipients,
-            "acknowledged": counts.acknowledged,
-            "responses": counts.responses,
-            "channels": counts.channels,
-            "skipped": {"inactive": counts.skipped_inactive, "opted_out": counts.skipped_opted_out},
-        }
-    )
+            # Until the whole audience is in the outbox, show its size, as the 202 did.
+            audience = await alert_views.audience_size(session, alert.id)
+    return JSONResponse(alert_detail(alert, counts, audience))
 
 
 async def alert_recipients(request: Request) -> JSONResponse:
@@ -107,7 +97,7 @@ async def cancel_alert(request: Request) -> JSONResponse:
     principal = await _principal(request)
     async with _database(request).session() as session:
         alert = await alerts.cancel_alert(session, _alert_id(request), principal)
-    return JSONResponse(_alert_header(alert))
+    return JSONResponse(alert_header(alert))
 
 
 ROUTES = [
@@ -117,21 +107,6 @@ ROUTES = [
     Route("/api/v1/alerts/{alert_id}/recipients", alert_recipients, methods=["GET"]),
     Route("/api/v1/alerts/{alert_id}/cancel", cancel_alert, methods=["POST"]),
 ]
-
-
-def _alert_header(alert: Alert) -> dict[str, Any]:
-    return {
-        "id": alert.id,
-        "code": alert.code,
-        "kind": alert.kind,
-        "severity": alert.severity,
-        "title": alert.title,
-        "status": alert.status,
-        "created_at": alert.created_at.isoformat(),
-        "created_by": alert.created_by,
-        "stations": alert.audience.get("scope", []),
-        "channels": alert.channels,
-    }
 
 
 def _database(request: Request) -> Database:

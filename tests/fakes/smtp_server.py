@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import signal
 import ssl
+import time
 from collections import deque
 from dataclasses import dataclass
 from email import policy
@@ -63,6 +64,9 @@ class FakeSmtpServer:
         self.port = port
         self.messages: list[ReceivedMessage] = []
         self.received = 0
+        self.first_at: float | None = None
+        """Wall-clock time (time.time()) of the first accepted message, for benchmarks."""
+        self.last_at: float | None = None
         self.connections_opened = 0
         self.data_stalled = asyncio.Event()
         self.ca: trustme.CA | None = trustme.CA() if starttls or implicit_tls else None
@@ -193,6 +197,8 @@ class FakeSmtpServer:
         if self._data_answers:
             return self._data_answers.popleft()
         self.received += 1
+        self.last_at = time.time()
+        self.first_at = self.first_at or self.last_at
         if self._keep_messages:
             message = _PARSER.parsebytes(envelope.original_content)
             assert isinstance(message, EmailMessage)
@@ -237,7 +243,7 @@ async def _serve(port: int) -> None:
     async with FakeSmtpServer(port=port, keep_messages=False) as server:
         print(f"ready {server.port}", flush=True)
         await stop.wait()
-    print(f"received {server.received}", flush=True)
+    print(f"received {server.received} first {server.first_at} last {server.last_at}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:

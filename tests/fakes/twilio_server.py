@@ -18,6 +18,7 @@ import base64
 import binascii
 import secrets
 import signal
+import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -78,6 +79,9 @@ class FakeTwilioServer:
         self.requests = 0
         """Requests that reached the Messages endpoint, whatever the answer."""
         self.in_flight = 0
+        self.first_at: float | None = None
+        """Wall-clock time (time.time()) of the first accepted message, for benchmarks."""
+        self.last_at: float | None = None
         self.max_in_flight = 0
         self._port = port
         self._next: deque[Failure] = deque()
@@ -178,6 +182,8 @@ class FakeTwilioServer:
             received_at=now,
         )
         self.messages.append(message)
+        self.last_at = time.time()
+        self.first_at = self.first_at or self.last_at
         return _resource(self.account_sid, message)
 
 
@@ -239,7 +245,10 @@ async def _serve(port: int, account_sid: str, auth_token: str) -> None:
     async with FakeTwilioServer(account_sid, auth_token, port=port) as server:
         print(f"ready {server.port}", flush=True)
         await stop.wait()
-        print(f"received {len(server.messages)}", flush=True)
+        print(
+            f"received {len(server.messages)} first {server.first_at} last {server.last_at}",
+            flush=True,
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> None:

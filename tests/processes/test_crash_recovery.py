@@ -92,4 +92,5 @@ async def test_sigkill_mid_fan_out_then_restart_completes_everything(tmp_path: P
     assert len(sms) == PEOPLE
     assert len(mail) == PEOPLE
     duplicates = sum(sms.values()) - PEOPLE + sum(mail.values()) - PEOPLE
-    assert duplicates <= SMS_CONCURRENCY + EMAIL_POOL, duplicates
+    # In flight: sending (the concurrency) or sent with the outcome being written (as many).
+    assert duplicates <= 2 * (SMS_CONCURRENCY + EMAIL_POOL), duplicates
