@@ -23,10 +23,8 @@ import uvicorn
 from notifier.channels.base import EmailChannel, SmsChannel
 from notifier.channels.configured import email_channel, sms_channel
 from notifier.clock import Clock, SystemClock
-from notifier.dispatch.dispatcher import Dispatcher, Lane
-from notifier.dispatch.rate_limit import TokenBucket
+from notifier.dispatch.dispatcher import Dispatcher, configured_lanes
 from notifier.dispatch.rendering import MessageFactory
-from notifier.domain import Channel
 from notifier.messages import Templates, load_templates
 from notifier.settings import Settings
 from notifier.store import schema
@@ -95,23 +93,9 @@ class Daemon:
     ) -> None:
         settings = self.settings
         metrics = SendMetrics()
-        lanes = [
-            Lane(
-                Channel.SMS,
-                sms,
-                settings.sms.concurrency,
-                TokenBucket(settings.sms.rate_per_second),
-            ),
-            Lane(
-                Channel.EMAIL,
-                email,
-                settings.email.pool_size,
-                TokenBucket(settings.email.rate_per_second),
-            ),
-        ]
         dispatcher = Dispatcher(
             database,
-            lanes,
+            configured_lanes(settings, email=email, sms=sms),
             MessageFactory(templates, settings),
             settings.dispatch,
             self.clock,

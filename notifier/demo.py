@@ -7,6 +7,8 @@ import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from notifier.daemon import serve
 from notifier.domain import Role
 from notifier.errors import InputError
@@ -33,7 +35,8 @@ def demo_settings(settings: Settings) -> Settings:
     secret = settings.security.secret_key.get_secret_value()
     security = settings.security
     if len(secret) < MIN_SECRET_KEY_LENGTH:
-        security = security.model_copy(update={"secret_key": secrets.token_urlsafe(32)})
+        # model_copy does not validate: the value must already be what the field holds.
+        security = security.model_copy(update={"secret_key": SecretStr(secrets.token_urlsafe(32))})
     return settings.model_copy(
         update={
             "security": security,

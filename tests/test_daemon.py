@@ -125,3 +125,56 @@ async def test_health_is_503_when_the_database_is_unreachable() -> None:
             response = await client.get("/healthz")
     assert response.status_code == 503
     assert response.json() == {"status": "error", "database": "unreachable"}
+
+
+def test_demo_sets_up_and_sends_a_drill_to_the_log(tmp_path: Path) -> None:
+    """`notifier demo` migrates, imports the samples, serves, and sends alerts to the log."""
+    port = _free_port()
+    env = _environment(tmp_path, port, NOTIFIER_SECURITY__SECRET_KEY="")
+    repository = Path(__file__).parent.parent
+    process = subprocess.Popen(
+        [sys.executable, "-m", "notifier", "demo", "--contacts", str(repository / "contacts")],
+        env=env | {"NOTIFIER_MESSAGES__TEMPLATES_DIR": str(repository / "config" / "templates")},
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert process.stdout is not None
+        lines = [process.stdout.readline() for _ in range(7)]
+        token = next(line.split()[-1] for line in lines if "admin API token" in line)
+        answer = httpx.post(
+            f"{base}/api/v1/alerts",
+            headers={"Authorization": f"Bearer {token}"},
+            json={
+                "title": "Drill",
+                "message": "Go to the assembly point.",
+                "stations": ["NBO"],
+                "kind": "drill",
+            },
+            timeout=10,
+        )
+        assert answer.status_code == 202, answer.text
+        alert = f"{base}/api/v1/alerts/{answer.json()['id']}"
+        headers = {"Authorization": f"Bearer {token}"}
+        while (
+            time.monotonic() < deadline
+            and httpx.get(alert, headers=headers).json()["status"] != "dispatched"
+        ):
+            time.sleep(0.2)
+        assert httpx.get(alert, headers=headers).json()["status"] == "dispatched"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err[-2000:]
+    assert '"event": "sms_to_console"' in err
+    assert '"event": "email_to_console"' in err

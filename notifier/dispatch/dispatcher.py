@@ -26,7 +26,7 @@ from notifier.domain import AlertKind, AlertStatus, Channel, Language, Severity
 from notifier.errors import SendError, TransientSendError
 from notifier.messages import AlertContent
 from notifier.retry import GiveUp, RetryPolicy, after_failure
-from notifier.settings import DispatchSettings
+from notifier.settings import DispatchSettings, Settings
 from notifier.store import outbox
 from notifier.store.engine import Database
 
@@ -60,6 +60,21 @@ class Lane:
         slot keeps claims (one query each) to a small share of the work.
         """
         return self.concurrency * 4
+
+
+def configured_lanes(
+    settings: Settings, *, email: ChannelSender[Any], sms: ChannelSender[Any]
+) -> list[Lane]:
+    """One lane per channel, with the concurrency and rate the configuration gives."""
+    return [
+        Lane(Channel.SMS, sms, settings.sms.concurrency, TokenBucket(settings.sms.rate_per_second)),
+        Lane(
+            Channel.EMAIL,
+            email,
+            settings.email.pool_size,
+            TokenBucket(settings.email.rate_per_second),
+        ),
+    ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,10 +16,9 @@ from notifier.alert_request import AlertRequest
 from notifier.channels.email import SmtpEmailChannel
 from notifier.channels.sms import TwilioSmsChannel
 from notifier.clock import SystemClock
-from notifier.dispatch.dispatcher import Dispatcher, Lane
-from notifier.dispatch.rate_limit import TokenBucket
+from notifier.dispatch.dispatcher import Dispatcher, configured_lanes
 from notifier.dispatch.rendering import MessageFactory
-from notifier.domain import AlertStatus, Channel, Role
+from notifier.domain import AlertStatus, Role
 from notifier.messages import Templates, load_templates
 from notifier.settings import Settings, load_settings
 from notifier.store import alerts
@@ -106,20 +105,7 @@ async def running_fan_out(database: Database, **dispatch: str) -> AsyncIterator[
             )
         )
         templates = load_templates(TEMPLATES)
-        lanes = [
-            Lane(
-                Channel.SMS,
-                sms,
-                settings.sms.concurrency,
-                TokenBucket(settings.sms.rate_per_second),
-            ),
-            Lane(
-                Channel.EMAIL,
-                email,
-                settings.email.pool_size,
-                TokenBucket(settings.email.rate_per_second),
-            ),
-        ]
+        lanes = configured_lanes(settings, email=email, sms=sms)
         dispatcher = Dispatcher(
             database,
             lanes,
