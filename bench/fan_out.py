@@ -193,6 +193,12 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mib(pid: int) -> float:
     """The process's peak resident memory (VmHWM), in MiB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -282,17 +288,19 @@ async def main() -> None:
         smtp, twilio = start_sinks()
         port = free_port()
         env = environment(url, smtp, twilio, port)
-        async with daemon(env, folder / "daemon.log"):
+        async with daemon(env, folder / "daemon.log") as process:
+            cpu_before = cpu_seconds(process.pid)
             answered, done, _ = await raise_and_wait(str(port), token, stations)
+            daemon_cpu = cpu_seconds(process.pid) - cpu_before
         smtp.stop()
         twilio.stop()
         report(f"daemon, {args.people} people", answered, done, smtp, twilio)
         daemon_rates = (smtp.rate, twilio.rate)
 
         smtp, twilio = start_sinks()
-        started = time.time()
+        started, raw_cpu_before = time.time(), time.process_time()
         await raw_loop(url, smtp, twilio)
-        finished = time.time()
+        finished, raw_cpu = time.time(), time.process_time() - raw_cpu_before
         smtp.stop()
         twilio.stop()
         report(f"raw libraries, {args.people} people", 0, 0, smtp, twilio)
@@ -300,6 +308,11 @@ async def main() -> None:
         print(
             f"daemon / raw throughput: e-mail {daemon_rates[0] / smtp.rate:.0%}, "
             f"SMS {daemon_rates[1] / twilio.rate:.0%}"
+        )
+        messages = 2 * args.people / 1000
+        print(
+            f"CPU per 1,000 messages: daemon {daemon_cpu / messages:.2f} s, "
+            f"raw loop (rendering included) {raw_cpu / messages:.2f} s"
         )
 
         memory_url = f"sqlite+aiosqlite:///{folder / 'memory.db'}"
