@@ -112,6 +112,9 @@ class Dispatcher:
         )
         self._materialise_wake = asyncio.Event()
         self._recorder = SentRecorder(database, clock)
+        # An alert's words never change, and cancelling it cancels its queued deliveries in
+        # the database, so what was read once serves every later claim.
+        self._alerts: dict[int, AlertToSend | None] = {}
         self._lease_margin = timedelta(seconds=settings.lease_seconds / 10)
 
     def wake(self) -> None:
@@ -190,14 +193,15 @@ class Dispatcher:
             )
             if not claimed:
                 return []
-            alerts = await outbox.alerts_for_sending(session, sorted({d.alert_id for d in claimed}))
+            unseen = sorted({d.alert_id for d in claimed} - self._alerts.keys())
+            if unseen:
+                rows = await outbox.alerts_for_sending(session, unseen)
+                self._alerts.update(
+                    (alert_id, _alert_to_send(rows[alert_id])) for alert_id in unseen
+                )
             people = await outbox.addressees(session, sorted({d.person for d in claimed}))
         return [
-            _Job(
-                delivery,
-                _alert_to_send(alerts[delivery.alert_id]),
-                _addressee(people[delivery.person]),
-            )
+            _Job(delivery, self._alerts[delivery.alert_id], _addressee(people[delivery.person]))
             for delivery in claimed
         ]
 

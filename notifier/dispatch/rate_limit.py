@@ -32,6 +32,9 @@ class TokenBucket:
 
     async def take(self) -> None:
         """Wait for a token and take it; waiters are served first come, first served."""
+        if not self._lock.locked() and self.wait_time() == 0:
+            self._tokens -= 1  # the common case when the rate does not bind: no waiting
+            return
         async with self._lock:
             delay = self.wait_time()
             if delay > 0:

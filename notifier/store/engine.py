@@ -40,8 +40,14 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
             "postgresql+asyncpg:// or postgresql+psycopg:// are supported "
             f"(got {parsed.drivername})"
         )
+    sqlite = parsed.get_backend_name() == "sqlite"
     # A SQLite file cannot go away under a pooled connection; a network database can.
-    options.setdefault("pool_pre_ping", parsed.get_backend_name() != "sqlite")
+    options.setdefault("pool_pre_ping", not sqlite)
+    if sqlite:
+        # Sessions take turns (see Database), so one connection, and one aiosqlite thread,
+        # is all a process needs.
+        options.setdefault("pool_size", 1)
+        options.setdefault("max_overflow", 0)
     try:
         engine = create_async_engine(parsed, **options)
     except Exception as error:  # an unknown or missing driver
