@@ -7,7 +7,7 @@ sends the same rendered messages with aiosmtplib (the same pool size) and the tw
 (the same concurrency). A last run measures the daemon's peak memory on a 100,000-person
 alert with the console channels (the network clients' own buffers aside).
 
-Run: `.venv/bin/python -m bench.fan_out [--people 10000] [--memory-people 100000]`
+Run: `.venv/bin/python -m bench.fan_out [--people 10000] [--memory-people 100000] [--channels sms]`
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -168,11 +168,18 @@ async def daemon(env: Mapping[str, str], log: Path) -> AsyncIterator[subprocess.
         process.wait(60)
 
 
-async def raise_and_wait(port: str, token: str, stations: list[str]) -> tuple[float, float, int]:
+async def raise_and_wait(
+    port: str, token: str, stations: list[str], channels: Sequence[str] = ("sms", "email")
+) -> tuple[float, float, int]:
     """POST the alert; (time the POST answered, time it was dispatched, alert id)."""
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
         headers = {"Authorization": f"Bearer {token}"}
-        body = {"title": TITLE, "message": MESSAGE, "stations": stations}
+        body = {
+            "title": TITLE,
+            "message": MESSAGE,
+            "stations": stations,
+            "channels": list(channels),
+        }
         answer = await client.post("/api/v1/alerts", json=body, headers=headers)
         answered = time.time()
         assert answer.status_code == 202, answer.text
@@ -207,7 +214,9 @@ def peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
-async def raw_loop(url: str, smtp: Sink, twilio: Sink) -> None:
+async def raw_loop(
+    url: str, smtp: Sink, twilio: Sink, channels: Sequence[str] = ("sms", "email")
+) -> None:
     """The same messages, sent by aiosmtplib and the twilio SDK alone."""
     settings = load_settings(None, {"NOTIFIER_SECURITY__SECRET_KEY": "bench-secret-key-0123456789"})
     factory = MessageFactory(load_templates(REPOSITORY / "config" / "templates"), settings)
@@ -222,7 +231,10 @@ async def raw_loop(url: str, smtp: Sink, twilio: Sink) -> None:
     people = [Addressee(row.id, row.phone, row.email, Language(row.language)) for row in rows]
     emails = [factory.email(alert, person) for person in people]
     sms = [factory.sms(alert, person) for person in people]
-    await asyncio.gather(_raw_smtp(emails, smtp.port), _raw_twilio(sms, twilio.port))
+    await asyncio.gather(
+        _raw_smtp(emails if "email" in channels else [], smtp.port),
+        _raw_twilio(sms if "sms" in channels else [], twilio.port),
+    )
 
 
 async def _raw_smtp(messages: list[OutgoingEmail], port: int) -> None:
@@ -259,10 +271,16 @@ async def _raw_twilio(messages: list[OutgoingSms], port: int) -> None:
         await http.session.close()
 
 
+def _ratio(daemon: float, raw: float) -> str:
+    return f"{daemon / raw:.0%}" if raw else "-"
+
+
 def report(name: str, answered: float, done: float, smtp: Sink, twilio: Sink) -> None:
     """Print one run's figures."""
     print(f"{name}:")
     for label, sink in (("e-mail", smtp), ("SMS", twilio)):
+        if not sink.received:
+            continue
         first = (
             f"{(sink.first - answered) * 1000:.0f} ms after the POST answered; " if answered else ""
         )
@@ -279,8 +297,12 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--people", type=int, default=10_000)
     parser.add_argument("--memory-people", type=int, default=100_000)
+    parser.add_argument(
+        "--channels", default="sms,email", help="measure one channel alone: sms or email"
+    )
     args = parser.parse_args()
     stations = ["NBO", "GVA", "BKK", "SCL"]
+    channels = [name.strip() for name in args.channels.split(",") if name.strip()]
     with tempfile.TemporaryDirectory() as directory:
         folder = Path(directory)
         url = f"sqlite+aiosqlite:///{folder / 'bench.db'}"
@@ -290,7 +312,7 @@ async def main() -> None:
         env = environment(url, smtp, twilio, port)
         async with daemon(env, folder / "daemon.log") as process:
             cpu_before = cpu_seconds(process.pid)
-            answered, done, _ = await raise_and_wait(str(port), token, stations)
+            answered, done, _ = await raise_and_wait(str(port), token, stations, channels)
             daemon_cpu = cpu_seconds(process.pid) - cpu_before
         smtp.stop()
         twilio.stop()
@@ -299,17 +321,17 @@ async def main() -> None:
 
         smtp, twilio = start_sinks()
         started, raw_cpu_before = time.time(), time.process_time()
-        await raw_loop(url, smtp, twilio)
+        await raw_loop(url, smtp, twilio, channels)
         finished, raw_cpu = time.time(), time.process_time() - raw_cpu_before
         smtp.stop()
         twilio.stop()
         report(f"raw libraries, {args.people} people", 0, 0, smtp, twilio)
         print(f"  all sent in {finished - started:.1f} s")
         print(
-            f"daemon / raw throughput: e-mail {daemon_rates[0] / smtp.rate:.0%}, "
-            f"SMS {daemon_rates[1] / twilio.rate:.0%}"
+            f"daemon / raw throughput: e-mail {_ratio(daemon_rates[0], smtp.rate)}, "
+            f"SMS {_ratio(daemon_rates[1], twilio.rate)}"
         )
-        messages = 2 * args.people / 1000
+        messages = len(channels) * args.people / 1000
         print(
             f"CPU per 1,000 messages: daemon {daemon_cpu / messages:.2f} s, "
             f"raw loop (rendering included) {raw_cpu / messages:.2f} s"
