@@ -18,7 +18,7 @@ from rich.console import Console
 from sqlalchemy import select
 
 from notifier.access import Principal
-from notifier.alert_commands import ProgressTracker, Snapshot, follow, watch
+from notifier.alert_watch import ProgressTracker, Snapshot, follow, watch
 from notifier.cli import main
 from notifier.domain import AlertStatus, Channel, DeliveryStatus, Role
 from notifier.settings import load_settings
