@@ -9,22 +9,18 @@ import argparse
 import asyncio
 import csv
 import random
-import secrets
 import sqlite3
 import tempfile
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import phonenumbers
 from email_validator import validate_email
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from notifier.roster_import import import_roster, import_stations
 from notifier.store import schema
-from notifier.store.engine import Database, create_engine
+from notifier.store.engine import Database
+from tests.postgres import throwaway_schema
 
 CONTACTS = Path(__file__).parent.parent / "contacts"
 LANGUAGES = ("ar", "zh", "en", "fr", "ru", "es")
@@ -59,27 +55,10 @@ def generate_roster(path: Path, people: int, seed: int = 7) -> None:
 async def time_notifier(url: str, roster: Path) -> tuple[float, float]:
     """Seconds for the first import of the roster, and for re-importing it unchanged."""
     if url.startswith("postgresql"):
-        async with _postgres_schema(url) as database:
+        async with throwaway_schema(url, "bench") as database:
             return await _time_imports(database, roster)
     async with Database.open(url) as database:
         return await _time_imports(database, roster)
-
-
-@asynccontextmanager
-async def _postgres_schema(url: str) -> AsyncIterator[Database]:
-    """A throw-away PostgreSQL schema, so the benchmark never touches existing tables."""
-    name = f"bench_{secrets.token_hex(4)}"
-    admin = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as connection:
-        await connection.execute(text(f"CREATE SCHEMA {name}"))
-    engine = create_engine(url, connect_args={"server_settings": {"search_path": name}})
-    try:
-        yield Database(engine)
-    finally:
-        await engine.dispose()
-        async with admin.connect() as connection:
-            await connection.execute(text(f"DROP SCHEMA {name} CASCADE"))
-        await admin.dispose()
 
 
 async def _time_imports(database: Database, roster: Path) -> tuple[float, float]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,7 +13,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from notifier.store import schema
-from notifier.store.engine import Database, create_engine
+from notifier.store.engine import Database
+from tests.postgres import throwaway_schema
 
 POSTGRES_URL = os.environ.get(
     "NOTIFIER_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -56,18 +56,8 @@ async def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Asyn
             yield database
         return
     url = request.getfixturevalue("postgres_url")
-    name = f"test_{secrets.token_hex(6)}"
-    admin = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as connection:
-        await connection.execute(text(f"CREATE SCHEMA {name}"))
-    engine = create_engine(url, connect_args={"server_settings": {"search_path": name}})
-    try:
-        yield Database(engine)
-    finally:
-        await engine.dispose()
-        async with admin.connect() as connection:
-            await connection.execute(text(f"DROP SCHEMA {name} CASCADE"))
-        await admin.dispose()
+    async with throwaway_schema(url, "test") as database:
+        yield database
 
 
 @pytest.fixture

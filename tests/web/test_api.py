@@ -18,6 +18,7 @@ from notifier.store.engine import Database
 from notifier.store.tables import PERSON, RECIPIENT, AuditEntry
 from notifier.web.app import create_app
 from tests.seeding import nairobi_people, seed
+from tests.web.wake import WakeCounter
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=60)
@@ -29,16 +30,6 @@ ROSTER = [
     "G00001,Hélène Dubois,helene@example.org,+41791234567,GVA,fr,wardens",
 ]
 EARTHQUAKE = {"title": "Earthquake", "message": "Leave the building.", "stations": ["NBO"]}
-
-
-class WakeCounter:
-    """Stands in for the dispatcher's wake-up call and counts the calls."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def __call__(self) -> None:
-        self.calls += 1
 
 
 @dataclass(frozen=True, slots=True)

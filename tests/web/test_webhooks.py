@@ -20,6 +20,7 @@ from notifier.store.engine import Database
 from notifier.store.tables import DELIVERY, PERSON
 from notifier.web.app import create_app
 from tests.seeding import nairobi_people, seed
+from tests.web.wake import WakeCounter
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 CALLBACK_AT = NOW + timedelta(minutes=1)
@@ -39,16 +40,6 @@ class FixedClock:
     def now(self) -> datetime:
         """The fixed time."""
         return CALLBACK_AT
-
-
-class WakeCounter:
-    """Stands in for the dispatcher's wake-up call and counts the calls."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def __call__(self) -> None:
-        self.calls += 1
 
 
 @dataclass(frozen=True, slots=True)
