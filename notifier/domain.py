@@ -82,3 +82,8 @@ PRIORITY_OF_KIND: dict[AlertKind, int] = {
     AlertKind.DRILL: 2,
 }
 """Claim order of deliveries: lower first, so emergencies overtake drills."""
+
+
+ALERT_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+"""The characters of an alert's short code: none that a small screen confuses (I L O 0 1)."""
+ALERT_CODE_LENGTH = 4

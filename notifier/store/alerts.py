@@ -11,14 +11,18 @@ from sqlmodel import col
 
 from notifier.access import Action, Principal
 from notifier.alert_request import AlertRequest
-from notifier.domain import PRIORITY_OF_KIND, AlertStatus, DeliveryStatus
+from notifier.domain import (
+    ALERT_CODE_ALPHABET,
+    ALERT_CODE_LENGTH,
+    PRIORITY_OF_KIND,
+    AlertStatus,
+    DeliveryStatus,
+)
 from notifier.errors import FieldError, ForbiddenError, NotFoundError
 from notifier.store import audit
 from notifier.store.tables import DELIVERY, PERSON, PERSON_GROUP, STATION, Alert
 from notifier.store.types import utc_now
 
-CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
-CODE_LENGTH = 4
 OPEN_STATUSES = (AlertStatus.DISPATCHING.value, AlertStatus.DISPATCHED.value)
 LIST_PAGE = 500
 
@@ -143,7 +147,7 @@ async def _stations_of_people(session: AsyncSession, people: Sequence[str]) -> s
 async def _unused_code(session: AsyncSession) -> str:
     """A short code, unused by any open alert, that a reply can name (`1 K7Q2`)."""
     while True:
-        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+        code = "".join(secrets.choice(ALERT_CODE_ALPHABET) for _ in range(ALERT_CODE_LENGTH))
         query = select(func.count()).select_from(Alert).where(col(Alert.code) == code)
         if not (await session.execute(query)).scalar():
             return code
