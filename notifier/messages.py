@@ -41,6 +41,26 @@ TEMPLATE_PLACEHOLDERS: Mapping[str, frozenset[str]] = MappingProxyType(
         "email.reply": _NONE,
         "email.link": frozenset({"url"}),
         "email.footer": _NONE,
+        **{
+            f"answer.{key}": _NONE
+            for key in (
+                "recorded_safe",
+                "recorded_help",
+                "recorded_other",
+                "no_alert",
+                "info",
+                "stopped",
+                "started",
+            )
+        },
+        **{
+            f"page.{key}": _NONE
+            for key in ("question", "safe", "help", "change", "closed", "expired", "invalid")
+        },
+        "escalation.subject": frozenset({"title"}),
+        "escalation.summary": frozenset({"station", "help", "unanswered"}),
+        "escalation.help_heading": _NONE,
+        "escalation.unanswered_heading": _NONE,
     }
 )
 """Every template key, with the placeholders its text must use and the only ones it may."""
