@@ -103,7 +103,12 @@ class Daemon:
             observe=metrics.observe,
         )
         app = create_app(
-            database, settings, clock=self.clock, wake_dispatcher=dispatcher.wake, metrics=metrics
+            database,
+            settings,
+            clock=self.clock,
+            wake_dispatcher=dispatcher.wake,
+            metrics=metrics,
+            templates=templates,
         )
         http = settings.http
         config = uvicorn.Config(

@@ -249,4 +249,5 @@ PERSON_GROUP = metadata.tables["person_group"]
 ALERT = metadata.tables["alert"]
 RECIPIENT = metadata.tables["recipient"]
 DELIVERY = metadata.tables["delivery"]
+RESPONSE = metadata.tables["response"]
 """Core tables for bulk statements, where ORM objects would cost more than they give."""

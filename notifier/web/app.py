@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from collections.abc import Callable
 
 import structlog
@@ -13,9 +14,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from notifier.clock import Clock, SystemClock
+from notifier.messages import Templates, load_templates
 from notifier.settings import Settings
 from notifier.store.engine import Database
-from notifier.web import api
+from notifier.web import ack_pages, api, inbound_sms
 from notifier.web.errors import EXCEPTION_HANDLERS
 from notifier.web.metrics import SendMetrics
 from notifier.web.metrics import metrics as metrics_route
@@ -33,17 +35,22 @@ def create_app(
     clock: Clock | None = None,
     wake_dispatcher: Callable[[], None] = lambda: None,
     metrics: SendMetrics | None = None,
+    templates: Templates | None = None,
 ) -> Starlette:
     """The application, bound to its database and configuration."""
+    settings = settings or Settings()
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics_route, methods=["GET"]),
         Route("/webhooks/twilio/status", twilio_status, methods=["POST"]),
+        *inbound_sms.ROUTES,
+        *ack_pages.ROUTES,
         *api.ROUTES,
     ]
     app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS)
     app.state.database = database
-    app.state.settings = settings or Settings()
+    app.state.settings = settings
+    app.state.templates = templates or load_templates(Path(settings.messages.templates_dir))
     app.state.clock = clock or SystemClock()
     app.state.wake_dispatcher = wake_dispatcher
     app.state.metrics = metrics or SendMetrics()
