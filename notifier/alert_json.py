@@ -29,7 +29,19 @@ def alert_detail(alert: Alert, counts: AlertCounts, audience: int | None = None)
     return alert_header(alert) | {
         "recipients": max(counts.recipients, audience or 0),
         "acknowledged": counts.acknowledged,
+        "not_answered": counts.not_answered,
         "responses": counts.responses,
+        "time_to_acknowledge": _time_to_acknowledge(counts),
         "channels": counts.channels,
         "skipped": {"inactive": counts.skipped_inactive, "opted_out": counts.skipped_opted_out},
+    }
+
+
+def _time_to_acknowledge(counts: AlertCounts) -> dict[str, float] | None:
+    times = counts.time_to_acknowledge
+    if times is None:
+        return None
+    return {
+        "median_seconds": round(times.median_seconds, 1),
+        "p90_seconds": round(times.p90_seconds, 1),
     }

@@ -317,9 +317,15 @@ def _audience_line(snapshot: Snapshot) -> str:
         else f"recipients {counts.recipients}"
     )
     line = (
-        f"{recipients}; acknowledged {counts.acknowledged} (safe {responses.get('safe', 0)}, "
-        f"help {responses.get('help', 0)}, other {responses.get('other', 0)})"
+        f"{recipients}; safe {responses.get('safe', 0)}, help {responses.get('help', 0)}, "
+        f"other {responses.get('other', 0)}, not answered {counts.not_answered}"
     )
+    times = counts.time_to_acknowledge
+    if times is not None:
+        line += (
+            f"; time to acknowledge: median {_duration(times.median_seconds)}, "
+            f"90% within {_duration(times.p90_seconds)}"
+        )
     skipped = []
     if counts.skipped_inactive:
         skipped.append(f"{counts.skipped_inactive} inactive")
@@ -328,3 +334,13 @@ def _audience_line(snapshot: Snapshot) -> str:
     if skipped:
         line += f"; skipped {', '.join(skipped)}"
     return line
+
+
+def _duration(seconds: float) -> str:
+    """Seconds as an officer reads them: 42 s, 3 min 5 s, 1 h 20 min."""
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60} s"
+    return f"{whole // 3600} h {whole % 3600 // 60} min"

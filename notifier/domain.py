@@ -68,6 +68,14 @@ class DeliveryStatus(StrEnum):
     CANCELLED = "cancelled"  # still queued when its alert was cancelled; never sent
 
 
+class Purpose(StrEnum):
+    """What a delivery carries."""
+
+    ALERT = "alert"  # the alert itself, rendered in the person's language when sent
+    ANSWER = "answer"  # the confirmation of a person's answer
+    ESCALATION = "escalation"  # a focal point's list of people not answered or needing help
+
+
 class ResponseKind(StrEnum):
     """What a person answered."""
 

@@ -250,7 +250,7 @@ async def test_status_shows_counts_per_channel_and_state(
         r"stations NBO; channels sms, email",
         lines[1],
     )
-    assert lines[2] == "recipients 4; acknowledged 0 (safe 0, help 0, other 0)"
+    assert lines[2] == "recipients 4; safe 0, help 0, other 0, not answered 4"
     assert _words(lines[4]) == (
         "channel done/total queued sending sent delivered failed cancelled time left"
     )

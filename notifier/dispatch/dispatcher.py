@@ -22,7 +22,7 @@ from notifier.clock import Clock
 from notifier.dispatch.rate_limit import TokenBucket
 from notifier.dispatch.recorder import SentRecorder
 from notifier.dispatch.rendering import Addressee, AlertToSend, MessageFactory
-from notifier.domain import AlertKind, AlertStatus, Channel, Language, Severity
+from notifier.domain import AlertKind, AlertStatus, Channel, Language, Purpose, Severity
 from notifier.errors import SendError, TransientSendError
 from notifier.messages import AlertContent
 from notifier.retry import GiveUp, RetryPolicy, after_failure
@@ -82,6 +82,7 @@ class _Job:
     delivery: outbox.ClaimedDelivery
     alert: AlertToSend | None  # None: the alert was cancelled meanwhile
     person: Addressee
+    show_code: bool = False  # the person has several open alerts: the SMS names this one
 
 
 class Dispatcher:
@@ -199,9 +200,20 @@ class Dispatcher:
                 self._alerts.update(
                     (alert_id, _alert_to_send(rows[alert_id])) for alert_id in unseen
                 )
-            people = await outbox.addressees(session, sorted({d.person for d in claimed}))
+            ids = sorted({d.person for d in claimed})
+            people = await outbox.addressees(session, ids)
+            several = (
+                await outbox.with_several_open_alerts(session, ids)
+                if channel is Channel.SMS
+                else set()
+            )
         return [
-            _Job(delivery, self._alerts[delivery.alert_id], _addressee(people[delivery.person]))
+            _Job(
+                delivery,
+                self._alerts[delivery.alert_id],
+                _addressee(people[delivery.person]),
+                delivery.person in several,
+            )
             for delivery in claimed
         ]
 
@@ -214,20 +226,14 @@ class Dispatcher:
         # still being written: a crash can repeat only those, never a backlog.
         async with lane.unrecorded:
             try:
-                await self._attempt(lane, semaphore, job.delivery, job.alert, job.person)
+                await self._attempt(lane, semaphore, job)
             except Exception:  # the task's boundary: the lease runs out and it is sent again
                 log.exception("delivery_not_recorded", delivery_id=job.delivery.id)
 
-    async def _attempt(
-        self,
-        lane: Lane,
-        sending: asyncio.Semaphore,
-        delivery: outbox.ClaimedDelivery,
-        alert: AlertToSend,
-        person: Addressee,
-    ) -> None:
+    async def _attempt(self, lane: Lane, sending: asyncio.Semaphore, job: _Job) -> None:
+        delivery = job.delivery
         try:
-            message = self._render(lane.channel, alert, person)
+            message = self._render(job)
             async with sending:
                 await lane.bucket.take()
                 if self._clock.now() >= delivery.lease_until - self._lease_margin:
@@ -251,10 +257,17 @@ class Dispatcher:
         self._observe(lane.channel, "sent", elapsed)
         await self._recorder.record(delivery.id, provider_id)
 
-    def _render(self, channel: Channel, alert: AlertToSend, person: Addressee) -> Any:
-        if channel is Channel.SMS:
-            return self._factory.sms(alert, person)
-        return self._factory.email(alert, person)
+    def _render(self, job: _Job) -> Any:
+        delivery, person = job.delivery, job.person
+        if delivery.purpose is not Purpose.ALERT:
+            body = delivery.body or ""
+            if delivery.channel is Channel.SMS:
+                return self._factory.notice_sms(body, person)
+            return self._factory.notice_email(delivery.subject or "", body, person)
+        assert job.alert is not None, "a cancelled alert's deliveries are never rendered"
+        if delivery.channel is Channel.SMS:
+            return self._factory.sms(job.alert, person, show_code=job.show_code)
+        return self._factory.email(job.alert, person)
 
     async def _record_failure(self, delivery: outbox.ClaimedDelivery, error: SendError) -> None:
         now = self._clock.now()

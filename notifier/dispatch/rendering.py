@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -41,6 +42,7 @@ class MessageFactory:
         self._secret = settings.security.secret_key.get_secret_value().encode()
         self._token_lifetime = timedelta(days=settings.security.ack_token_days)
         self._public_url = settings.http.public_url.rstrip("/")
+        self._from_address = settings.email.from_address
         self._reply_domain = settings.email.reply_domain
         self._max_segments = settings.sms.max_segments
         # The words are the same for everyone of one language; only the e-mail's link and
@@ -91,6 +93,27 @@ class MessageFactory:
             html=rendered.html.replace(self._link_mark, link),
             reply_to=f"ack+{token}@{self._reply_domain}",
             headers={"X-Notifier-Alert": f"{alert.id}-{alert.content.code}"},
+        )
+
+    def notice_sms(self, body: str, person: Addressee) -> OutgoingSms:
+        """A notice (the confirmation of an answer, a focal point's list) by SMS."""
+        assert person.phone is not None, "an SMS notice is queued only for a person with a phone"
+        return OutgoingSms(to=person.phone, body=body)
+
+    def notice_email(self, subject: str, body: str, person: Addressee) -> OutgoingEmail:
+        """A notice by e-mail: plain text, shown as such in the HTML part; replies go nowhere."""
+        assert person.email is not None, "an e-mail notice is queued only for a person with one"
+        paragraphs = html.escape(body).replace("\n", "<br>\n")
+        return OutgoingEmail(
+            to=person.email,
+            subject=" ".join(subject.split()),
+            text=body,
+            html=(
+                f'<!DOCTYPE html>\n<html lang="{person.language.value}">'
+                '<head><meta charset="utf-8"></head>\n'
+                f'<body style="font-family:Arial,Helvetica,sans-serif">{paragraphs}</body></html>\n'
+            ),
+            reply_to=self._from_address,
         )
 
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.domain import Channel, DeliveryStatus, ResponseKind
-from notifier.store.outbox import audience_condition
+from notifier.store.outbox import ALERT_PURPOSE, audience_condition
 from notifier.store.tables import ALERT, DELIVERY, PERSON, RECIPIENT, Alert
 
 CHANNEL_STATES = (
@@ -32,6 +34,20 @@ class AlertCounts:
     channels: dict[str, dict[str, int]]
     skipped_inactive: int = 0
     skipped_opted_out: int = 0
+    time_to_acknowledge: TimeToAcknowledge | None = None
+
+    @property
+    def not_answered(self) -> int:
+        """Recipients with no answer yet."""
+        return max(0, self.recipients - self.acknowledged)
+
+
+@dataclass(frozen=True, slots=True)
+class TimeToAcknowledge:
+    """Seconds from the alert to people's first answers: the median and the 90th percentile."""
+
+    median_seconds: float
+    p90_seconds: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +67,7 @@ async def alert_counts(session: AsyncSession, alert: Alert) -> AlertCounts:
     channels = {channel.value: dict.fromkeys(CHANNEL_STATES, 0) for channel in Channel}
     query = (
         select(DELIVERY.c.channel, DELIVERY.c.status, func.count())
-        .where(DELIVERY.c.alert_id == alert.id)
+        .where(DELIVERY.c.alert_id == alert.id, DELIVERY.c.purpose == ALERT_PURPOSE)
         .group_by(DELIVERY.c.channel, DELIVERY.c.status)
     )
     for channel, status, count in (await session.execute(query)).all():
@@ -73,7 +89,34 @@ async def alert_counts(session: AsyncSession, alert: Alert) -> AlertCounts:
         },
         skipped_inactive=alert.skipped_inactive,
         skipped_opted_out=alert.skipped_opted_out,
+        time_to_acknowledge=await time_to_acknowledge(session, alert),
     )
+
+
+async def time_to_acknowledge(session: AsyncSession, alert: Alert) -> TimeToAcknowledge | None:
+    """The median and 90th percentile of the time to the first answer; None before any.
+
+    Nearest-rank percentiles, read by offset from the ordered first answers, so that only
+    two rows come back whatever the number of recipients.
+    """
+    answered = (RECIPIENT.c.alert_id == alert.id) & RECIPIENT.c.first_response_at.is_not(None)
+    count = await session.scalar(select(func.count()).select_from(RECIPIENT).where(answered))
+    if not count:
+        return None
+
+    async def at_rank(fraction: float) -> float:
+        rank = max(1, math.ceil(fraction * count))
+        query = (
+            select(RECIPIENT.c.first_response_at)
+            .where(answered)
+            .order_by(RECIPIENT.c.first_response_at)
+            .offset(rank - 1)
+            .limit(1)
+        )
+        moment: datetime = (await session.execute(query)).scalar_one()
+        return max(0.0, float((moment - alert.created_at).total_seconds()))
+
+    return TimeToAcknowledge(median_seconds=await at_rank(0.5), p90_seconds=await at_rank(0.9))
 
 
 async def recipients(
@@ -125,7 +168,7 @@ async def _channel_states(
     d = DELIVERY.c
     query = (
         select(d.person, d.channel, d.status)
-        .where(d.alert_id == alert_id, d.person.in_(people))
+        .where(d.alert_id == alert_id, d.person.in_(people), d.purpose == ALERT_PURPOSE)
         .order_by(d.person, d.channel, d.round)
     )
     states: dict[int, dict[str, str]] = defaultdict(dict)

@@ -18,13 +18,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Insert
 
-from notifier.domain import AlertStatus, Channel, DeliveryStatus
+from notifier.domain import AlertStatus, Channel, DeliveryStatus, Purpose
 from notifier.store.tables import ALERT, DELIVERY, PERSON, PERSON_GROUP, RECIPIENT
 
 QUEUED = DeliveryStatus.QUEUED.value
 SENDING = DeliveryStatus.SENDING.value
 UNSETTLED = (QUEUED, SENDING)
 FIRST_BATCH = 100
+ALERT_PURPOSE = Purpose.ALERT.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,26 @@ class ClaimedDelivery:
     attempts: int
     round: int
     lease_until: datetime
+    purpose: Purpose = Purpose.ALERT
+    subject: str | None = None
+    body: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A message about an alert whose words are written when it is queued, not when sent.
+
+    `round` numbers the notices of one purpose to one person about one alert, so that
+    queuing the same one twice (a replayed reply, two replicas) queues it once.
+    """
+
+    alert_id: int
+    person: int
+    channel: Channel
+    purpose: Purpose
+    round: int
+    body: str
+    subject: str | None = None
 
 
 def insert_ignoring_duplicates(session: AsyncSession, table: Table) -> Insert:
@@ -208,12 +229,23 @@ async def claim(
         .values(
             status=SENDING, leased_by=worker, lease_expires_at=now + lease, attempts=c.attempts + 1
         )
-        .returning(c.id, c.alert_id, c.person, c.channel, c.attempts, c.round)
+        .returning(
+            c.id, c.alert_id, c.person, c.channel, c.attempts, c.round, c.purpose, c.subject, c.body
+        )
     )
     rows = sorted(claimed.all(), key=lambda row: row.id)
     return [
         ClaimedDelivery(
-            r.id, r.alert_id, r.person, Channel(r.channel), r.attempts, r.round, now + lease
+            r.id,
+            r.alert_id,
+            r.person,
+            Channel(r.channel),
+            r.attempts,
+            r.round,
+            now + lease,
+            Purpose(r.purpose),
+            r.subject,
+            r.body,
         )
         for r in rows
     ]
@@ -274,7 +306,10 @@ async def mark_retry(
 async def mark_failed(
     session: AsyncSession, delivery: ClaimedDelivery, error: str, now: datetime
 ) -> bool:
-    """Fail the delivery and queue the alert on the person's other channel; True if queued."""
+    """Fail the delivery and queue the alert on the person's other channel; True if queued.
+
+    A notice is not carried over: its words were written for the channel that failed.
+    """
     await session.execute(
         update(DELIVERY)
         .where(DELIVERY.c.id == delivery.id, DELIVERY.c.status.in_(UNSETTLED))
@@ -286,6 +321,8 @@ async def mark_failed(
             last_error=error[:1000],
         )
     )
+    if delivery.purpose is not Purpose.ALERT:
+        return False
     return await fail_over(
         session, delivery.alert_id, delivery.person, delivery.channel, delivery.round, now
     )
@@ -371,7 +408,11 @@ async def reclaim_expired(session: AsyncSession, now: datetime, max_attempts: in
 
 async def settle_alerts(session: AsyncSession, now: datetime) -> int:
     """Mark dispatched every fully materialised alert none of whose deliveries is pending."""
-    pending = exists().where(DELIVERY.c.alert_id == ALERT.c.id, DELIVERY.c.status.in_(UNSETTLED))
+    pending = exists().where(
+        DELIVERY.c.alert_id == ALERT.c.id,
+        DELIVERY.c.purpose == ALERT_PURPOSE,
+        DELIVERY.c.status.in_(UNSETTLED),
+    )
     settled = await session.execute(
         update(ALERT)
         .where(
@@ -405,6 +446,45 @@ async def addressees(session: AsyncSession, people: list[int]) -> dict[int, Any]
     c = PERSON.c
     rows = await session.execute(select(c.id, c.phone, c.email, c.language).where(c.id.in_(people)))
     return {row.id: row for row in rows.all()}
+
+
+async def with_several_open_alerts(session: AsyncSession, people: list[int]) -> set[int]:
+    """Those of `people` who were sent more than one open alert: their SMS names the alert."""
+    if not people:
+        return set()
+    query = (
+        select(RECIPIENT.c.person)
+        .join(ALERT, ALERT.c.id == RECIPIENT.c.alert_id)
+        .where(
+            RECIPIENT.c.person.in_(people),
+            ALERT.c.status.in_((AlertStatus.DISPATCHING.value, AlertStatus.DISPATCHED.value)),
+        )
+        .group_by(RECIPIENT.c.person)
+        .having(func.count() > 1)
+    )
+    return set((await session.execute(query)).scalars())
+
+
+async def queue_notice(session: AsyncSession, notice: Notice, now: datetime) -> bool:
+    """Put a notice about an alert in the outbox, as urgent as the alert; False if there already."""
+    priority = select(ALERT.c.priority).where(ALERT.c.id == notice.alert_id).scalar_subquery()
+    inserted = await session.execute(
+        insert_ignoring_duplicates(session, DELIVERY).values(
+            alert_id=notice.alert_id,
+            person=notice.person,
+            channel=notice.channel.value,
+            purpose=notice.purpose.value,
+            round=notice.round,
+            subject=notice.subject,
+            body=notice.body,
+            status=QUEUED,
+            priority=priority,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
+    return bool(inserted.rowcount == 1)  # type: ignore[attr-defined]
 
 
 async def mark_cancelled(session: AsyncSession, delivery_id: int) -> None:
@@ -455,11 +535,11 @@ async def record_provider_status(
             c.status == DeliveryStatus.SENT.value,
         )
         .values(values)
-        .returning(c.alert_id, c.person, c.round)
+        .returning(c.alert_id, c.person, c.round, c.purpose)
     )
     row = moved.first()
     if row is None:
         return None
-    if target is DeliveryStatus.FAILED:
+    if target is DeliveryStatus.FAILED and row.purpose == ALERT_PURPOSE:
         await fail_over(session, row.alert_id, row.person, channel, row.round, now)
     return target

@@ -168,11 +168,16 @@ class Recipient(SQLModel, table=True):
 
 
 class Delivery(SQLModel, table=True):
-    """One message to one person on one channel: the outbox row the dispatcher claims."""
+    """One message to one person on one channel: the outbox row the dispatcher claims.
+
+    `purpose` says what it carries: the alert itself (rendered when sent; `round` 0 first,
+    then one per escalation), or a notice about the alert whose words are in `subject` and
+    `body` (the confirmation of an answer, numbered by `round`; a focal point's list).
+    """
 
     __tablename__ = "delivery"
     __table_args__ = (
-        UniqueConstraint("alert_id", "person", "channel", "round"),
+        UniqueConstraint("alert_id", "person", "channel", "purpose", "round"),
         Index(
             "ix_delivery_due",
             "channel",
@@ -195,6 +200,9 @@ class Delivery(SQLModel, table=True):
     alert_id: int = Field(sa_column=Column(ForeignKey("alert.id", ondelete="CASCADE")))
     person: int = Field(foreign_key="person.id")
     channel: str = Field(max_length=8)
+    purpose: str = Field(
+        default="alert", max_length=16, sa_column_kwargs={"server_default": "alert"}
+    )
     round: int = 0
     status: str = Field(max_length=16)
     priority: int = 0
@@ -203,6 +211,8 @@ class Delivery(SQLModel, table=True):
     lease_expires_at: datetime | None = _moment()
     leased_by: str | None = Field(default=None, max_length=64)
     provider_id: str | None = Field(default=None, max_length=128)
+    subject: str | None = Field(default=None, max_length=200)
+    body: str | None = Field(default=None, sa_type=Text)
     last_error: str | None = Field(default=None, sa_type=Text)
     created_at: datetime = _created()
     sent_at: datetime | None = _moment()

@@ -2,6 +2,49 @@
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+from xml.sax.saxutils import escape
 
-ROUTES: list[BaseRoute] = []
+import structlog
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from notifier.inbound.sms_reply import InboundSms, take_sms
+from notifier.settings import Settings
+from notifier.store.engine import Database
+from notifier.web.webhooks import signed_by_twilio
+
+log = structlog.get_logger(__name__)
+
+TWIML = "application/xml"
+
+
+async def twilio_sms(request: Request) -> Response:
+    """POST /webhooks/twilio/sms: a signed inbound SMS; answers TwiML, 403 if forged."""
+    settings: Settings = request.app.state.settings
+    form = {key: str(value) for key, value in (await request.form()).items()}
+    if not signed_by_twilio(request, settings, form):
+        log.warning("twilio_signature_rejected", path=request.url.path)
+        return Response("invalid signature", status_code=403, media_type="text/plain")
+    sms = InboundSms(form.get("MessageSid", ""), form.get("From", ""), form.get("Body", ""))
+    if not sms.provider_id or not sms.sender:
+        return Response("MessageSid and From are required", status_code=400)
+    database: Database = request.app.state.database
+    async with database.session() as session:
+        answered = await take_sms(
+            session, request.app.state.templates, sms, request.app.state.clock.now()
+        )
+    if answered.queued:
+        request.app.state.wake_dispatcher()
+    return Response(twiml(answered.immediate), media_type=TWIML)
+
+
+def twiml(message: str | None) -> str:
+    """A TwiML answer: empty, or one message back to the sender."""
+    head = '<?xml version="1.0" encoding="UTF-8"?>'
+    if message is None:
+        return f"{head}<Response/>"
+    return f"{head}<Response><Message>{escape(message)}</Message></Response>"
+
+
+ROUTES: list[BaseRoute] = [Route("/webhooks/twilio/sms", twilio_sms, methods=["POST"])]

@@ -1,4 +1,4 @@
-"""Twilio's callbacks: delivery status now (inbound SMS comes with replies), signatures checked."""
+"""Twilio's delivery status callback, and the signature check every Twilio webhook passes."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ async def twilio_status(request: Request) -> Response:
     """POST /webhooks/twilio/status: move a sent SMS to delivered or failed; 403 if forged."""
     settings: Settings = request.app.state.settings
     form = {key: str(value) for key, value in (await request.form()).items()}
-    if not _signed_by_twilio(request, settings, form):
+    if not signed_by_twilio(request, settings, form):
         log.warning("twilio_signature_rejected", path=request.url.path)
         return Response("invalid signature", status_code=403, media_type="text/plain")
     sid, status = form.get("MessageSid", ""), form.get("MessageStatus", "")
@@ -42,7 +42,7 @@ async def twilio_status(request: Request) -> Response:
     return Response(status_code=204)
 
 
-def _signed_by_twilio(request: Request, settings: Settings, form: dict[str, str]) -> bool:
+def signed_by_twilio(request: Request, settings: Settings, form: dict[str, str]) -> bool:
     """Twilio signs the URL it called: our public URL, not the one behind the proxy."""
     auth_token = settings.sms.auth_token.get_secret_value()
     signature = request.headers.get("x-twilio-signature", "")

@@ -1,0 +1,1 @@
+"""Replies arriving from outside: inbound e-mail."""

@@ -1,0 +1,137 @@
+"""What an inbound SMS does: record an answer to an alert, or act on a carrier keyword.
+
+A number may belong to several people (a shared phone): an answer from it counts for each of
+them who was sent the alert. Confirmations of answers go through the outbox, like any other
+message; answers to carrier keywords and to numbers with nothing to answer are immediate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import structlog
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from notifier.domain import Channel, Language, Purpose, ResponseKind
+from notifier.messages import Templates
+from notifier.replies import CarrierKeyword, Reply, carrier_keyword, parse_reply
+from notifier.store import outbox, responses
+from notifier.store.responses import Answer, OpenAlertOfPerson, Outcome
+from notifier.store.tables import PERSON, RESPONSE
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class InboundSms:
+    """An SMS a person sent us: the provider's id, the sender's number, the text."""
+
+    provider_id: str
+    sender: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class SmsAnswered:
+    """What to tell the sender at once (None: nothing), and whether a confirmation is queued."""
+
+    immediate: str | None = None
+    queued: int = 0
+
+
+def alert_to_answer(open_alerts: Sequence[OpenAlertOfPerson], codes: Sequence[str]) -> int:
+    """The alert a reply answers: the one whose code it names, else the newest open one."""
+    by_code = {row.code: row.alert_id for row in open_alerts}
+    for code in codes:
+        if code in by_code:
+            return by_code[code]
+    return open_alerts[0].alert_id
+
+
+async def take_sms(
+    session: AsyncSession, templates: Templates, sms: InboundSms, now: datetime
+) -> SmsAnswered:
+    """Act on one inbound SMS within the caller's transaction."""
+    keyword = carrier_keyword(sms.body)
+    if keyword is CarrierKeyword.STOP:
+        return await _switch_sms(session, templates, sms.sender, off=True)
+    if keyword is CarrierKeyword.START and await _opted_out(session, sms.sender):
+        return await _switch_sms(session, templates, sms.sender, off=False)
+    open_alerts = await responses.open_alerts_for_phone(session, sms.sender)
+    if not open_alerts:
+        return await _nothing_to_answer(session, templates, sms.sender, keyword)
+    reply = parse_reply(sms.body)
+    alert_id = alert_to_answer(open_alerts, reply.codes)
+    people = [row for row in open_alerts if row.alert_id == alert_id]
+    queued = 0
+    for index, row in enumerate(people):
+        provider_id = sms.provider_id if index == 0 else f"{sms.provider_id}/{row.person}"
+        answer = Answer(alert_id, row.person, reply.kind, Channel.SMS, reply.text, provider_id)
+        outcome = await responses.record_answer(session, answer, now)
+        log.info("sms_answer", alert_id=alert_id, kind=reply.kind.value, outcome=outcome.value)
+        if outcome is Outcome.RECORDED:
+            queued += await _confirm(session, templates, row, reply, now)
+    return SmsAnswered(queued=queued)
+
+
+async def _confirm(
+    session: AsyncSession,
+    templates: Templates,
+    row: OpenAlertOfPerson,
+    reply: Reply,
+    now: datetime,
+) -> int:
+    """Queue "Recorded: safe." in the person's language; numbered by their answers so far."""
+    answers = await session.scalar(
+        select(func.count())
+        .select_from(RESPONSE)
+        .where(RESPONSE.c.alert_id == row.alert_id, RESPONSE.c.person == row.person)
+    )
+    body = templates.strings[row.language][_CONFIRMATION[reply.kind]]
+    notice = outbox.Notice(
+        row.alert_id, row.person, Channel.SMS, Purpose.ANSWER, int(answers or 0), body
+    )
+    return int(await outbox.queue_notice(session, notice, now))
+
+
+_CONFIRMATION = {
+    ResponseKind.SAFE: "answer.recorded_safe",
+    ResponseKind.HELP: "answer.recorded_help",
+    ResponseKind.OTHER: "answer.recorded_other",
+}
+
+
+async def _switch_sms(
+    session: AsyncSession, templates: Templates, phone: str, *, off: bool
+) -> SmsAnswered:
+    changed = await responses.set_sms_opt_out(session, phone, off)
+    log.info("sms_opted_out" if off else "sms_opted_in", people=changed)
+    language = await _language_of(session, phone)
+    if language is None:
+        return SmsAnswered()
+    return SmsAnswered(templates.strings[language]["answer.stopped" if off else "answer.started"])
+
+
+async def _nothing_to_answer(
+    session: AsyncSession, templates: Templates, phone: str, keyword: CarrierKeyword | None
+) -> SmsAnswered:
+    """A known person gets the carrier HELP text, or word that no alert is open; others nothing."""
+    language = await _language_of(session, phone)
+    if language is None:
+        log.info("sms_from_unknown_number")
+        return SmsAnswered()
+    key = "answer.info" if keyword is CarrierKeyword.HELP else "answer.no_alert"
+    return SmsAnswered(templates.strings[language][key])
+
+
+async def _language_of(session: AsyncSession, phone: str) -> Language | None:
+    people = await responses.people_with_phone(session, phone)
+    return people[0][1] if people else None
+
+
+async def _opted_out(session: AsyncSession, phone: str) -> bool:
+    query = select(func.count()).where(PERSON.c.phone == phone, PERSON.c.sms_opted_out.is_(True))
+    return bool(await session.scalar(query))
