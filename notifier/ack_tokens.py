@@ -67,6 +67,8 @@ def _decode(token: str) -> bytes:
         raw = base64.b32decode(text + "=" * (-len(text) % 8))
     except (binascii.Error, ValueError):
         raise InvalidTokenError("this acknowledgement link or address is not valid") from None
-    if len(raw) != _CLAIMS.size + _SIGNATURE_BYTES:
+    canonical = base64.b32encode(raw).decode().rstrip("=")
+    if len(raw) != _CLAIMS.size + _SIGNATURE_BYTES or canonical != text:
+        # The last character carries unused bits: only the one spelling we issue is valid.
         raise InvalidTokenError("this acknowledgement link or address is not valid")
     return raw

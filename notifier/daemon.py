@@ -24,6 +24,7 @@ from notifier.channels.base import EmailChannel, SmsChannel
 from notifier.channels.configured import email_channel, sms_channel
 from notifier.clock import Clock, SystemClock
 from notifier.dispatch.dispatcher import Dispatcher, configured_lanes
+from notifier.dispatch.escalator import Escalator
 from notifier.dispatch.rendering import MessageFactory
 from notifier.messages import Templates, load_templates
 from notifier.settings import Settings
@@ -126,6 +127,10 @@ class Daemon:
             serving = tasks.create_task(server.serve())
             await self._started(server, serving)
             tasks.create_task(dispatcher.run(self.stopping, http.shutdown_grace_seconds))
+            escalator = Escalator(
+                database, templates, settings.escalation, self.clock, dispatcher.wake
+            )
+            tasks.create_task(escalator.run(self.stopping))
             await self.stopping.wait()
             server.should_exit = True
 

@@ -90,6 +90,7 @@ class MessagesSettings(Section):
 class EscalationSettings(Section):
     ack_timeout_minutes: float = Field(default=15, gt=0)
     focal_point_group: str = "security-focal-points"
+    max_rounds: int = Field(default=2, ge=0, le=10)
 
 
 class LoggingSettings(Section):

@@ -141,6 +141,7 @@ class Alert(SQLModel, table=True):
     materialise_cursor: int = 0
     skipped_inactive: int = 0
     skipped_opted_out: int = 0
+    escalations: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = _created()
     materialised_at: datetime | None = _moment()
     dispatched_at: datetime | None = _moment()

@@ -154,7 +154,7 @@ async def test_forged_or_missing_signature_is_403_and_records_nothing(inbound: I
 
 
 async def test_reply_records_safe_and_queues_a_confirmation(inbound: Inbound) -> None:
-    """"1" from a recipient: empty TwiML, safe recorded with the SID, confirmation queued."""
+    """A "1" from a recipient: empty TwiML, safe recorded with the SID, confirmation queued."""
     alert_id, _ = await inbound.raise_alert()
     response = await inbound.sms(phone(5), "1", sid="SM" + "a" * 32)
     assert response.status_code == 200

@@ -1,4 +1,4 @@
-"""notices in the outbox: a delivery's purpose, subject and body
+"""notices in the outbox (a delivery's purpose, subject and body); an alert's escalations
 
 Revision ID: 0002
 Revises: 0001
@@ -17,6 +17,10 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("alert", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("escalations", sa.Integer(), server_default="0", nullable=False)
+        )
     with op.batch_alter_table("delivery", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("purpose", sa.String(length=16), server_default="alert", nullable=False)
@@ -40,3 +44,5 @@ def downgrade() -> None:
         batch_op.drop_column("body")
         batch_op.drop_column("subject")
         batch_op.drop_column("purpose")
+    with op.batch_alter_table("alert", schema=None) as batch_op:
+        batch_op.drop_column("escalations")

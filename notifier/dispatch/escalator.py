@@ -1,0 +1,166 @@
+"""Chase people who have not answered: send the alert again and tell the focal points.
+
+Each round of an alert is taken by compare-and-set on the alert's round counter, so with
+several replicas exactly one runs it, and a crash mid-round rolls the whole round back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from notifier.clock import Clock
+from notifier.domain import Channel, Purpose, ResponseKind
+from notifier.escalation import (
+    EMAIL_LIST_LINES,
+    SMS_LIST_LINES,
+    ListedPerson,
+    focal_point_list,
+    next_round_at,
+    resend_channels,
+)
+from notifier.messages import Templates
+from notifier.settings import EscalationSettings
+from notifier.store import escalations, outbox
+from notifier.store.engine import Database
+from notifier.store.escalations import FocalPoint, Listed, OpenAlert
+
+log = structlog.get_logger(__name__)
+
+PERIOD_SECONDS = 5.0
+
+
+class Escalator:
+    """Runs escalation rounds as they fall due."""
+
+    def __init__(
+        self,
+        database: Database,
+        templates: Templates,
+        settings: EscalationSettings,
+        clock: Clock,
+        wake: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._database = database
+        self._templates = templates
+        self._settings = settings
+        self._clock = clock
+        self._wake = wake
+        self._timeout = timedelta(minutes=settings.ack_timeout_minutes)
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Look for due rounds every few seconds until `stopping` is set."""
+        while not stopping.is_set():
+            try:
+                await self.run_due()
+            except Exception:  # the loop's boundary: log, and try again at the next period
+                log.exception("escalation_failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), PERIOD_SECONDS)
+
+    async def run_due(self) -> int:
+        """Run every round due now; how many rounds ran."""
+        if self._settings.max_rounds == 0:
+            return 0
+        async with self._database.session() as session:
+            candidates = await escalations.escalating_alerts(session, self._settings.max_rounds)
+        now = self._clock.now()
+        ran = 0
+        for alert in candidates:
+            if (
+                next_round_at(alert.created_at, alert.escalate_at, alert.escalations, self._timeout)
+                > now
+            ):
+                continue
+            async with self._database.session() as session:
+                if not await escalations.take_round(session, alert, now + self._timeout):
+                    continue
+                queued = await self._round(session, alert, alert.escalations + 1, now)
+            ran += 1
+            if queued:
+                self._wake()
+        return ran
+
+    async def _round(
+        self, session: AsyncSession, alert: OpenAlert, round_: int, now: datetime
+    ) -> int:
+        silent = await escalations.recipients_by_response(session, alert.id, None)
+        needing_help = await escalations.recipients_by_response(
+            session, alert.id, ResponseKind.HELP
+        )
+        tried = await escalations.channels_tried(session, alert.id)
+        queued = 0
+        for person in silent:
+            channels = resend_channels(tried.get(person.person, set()), person.reachable)
+            queued += await escalations.queue_resend(
+                session, alert.id, person.person, channels, round_, now
+            )
+        if queued:
+            await escalations.reopen(session, alert.id)
+        queued += await self._tell_focal_points(session, alert, round_, silent, needing_help, now)
+        log.info(
+            "alert_escalated",
+            alert_id=alert.id,
+            round=round_,
+            not_answered=len(silent),
+            needing_help=len(needing_help),
+            queued=queued,
+        )
+        return queued
+
+    async def _tell_focal_points(
+        self,
+        session: AsyncSession,
+        alert: OpenAlert,
+        round_: int,
+        silent: list[Listed],
+        needing_help: list[Listed],
+        now: datetime,
+    ) -> int:
+        by_station: dict[str, tuple[list[Listed], list[Listed]]] = defaultdict(lambda: ([], []))
+        for person in needing_help:
+            by_station[person.station][0].append(person)
+        for person in silent:
+            by_station[person.station][1].append(person)
+        group = self._settings.focal_point_group
+        queued = 0
+        for focal in await escalations.focal_points(session, group, by_station):
+            help_list, silent_list = by_station[focal.station]
+            notice = self._focal_notice(alert, round_, focal, help_list, silent_list)
+            if notice is not None:
+                queued += int(await outbox.queue_notice(session, notice, now))
+        return queued
+
+    def _focal_notice(
+        self,
+        alert: OpenAlert,
+        round_: int,
+        focal: FocalPoint,
+        needing_help: list[Listed],
+        silent: list[Listed],
+    ) -> outbox.Notice | None:
+        """The list by e-mail when the focal point has an address, else a short one by SMS."""
+        channel = Channel.EMAIL if focal.email else Channel.SMS if focal.phone else None
+        if channel is None:
+            return None
+        subject, body = focal_point_list(
+            self._templates.strings[focal.language],
+            station=focal.station,
+            title=alert.title,
+            needing_help=[_listed(person) for person in needing_help],
+            not_answered=[_listed(person) for person in silent],
+            max_lines=EMAIL_LIST_LINES if channel is Channel.EMAIL else SMS_LIST_LINES,
+        )
+        return outbox.Notice(
+            alert.id, focal.person, channel, Purpose.ESCALATION, round_, body, subject
+        )
+
+
+def _listed(person: Listed) -> ListedPerson:
+    return ListedPerson(person.person_id, person.name, person.phone or person.email or "")
