@@ -61,6 +61,11 @@ class Lane:
         """
         return self.concurrency * 4
 
+    @property
+    def low_water(self) -> int:
+        """Deliveries left in hand when the lane claims more: enough to keep every slot busy."""
+        return self.concurrency * 2
+
 
 def configured_lanes(
     settings: Settings, *, email: ChannelSender[Any], sms: ChannelSender[Any]
@@ -171,16 +176,17 @@ class Dispatcher:
         semaphore = asyncio.Semaphore(lane.concurrency)
         while not stopping.is_set():
             room = lane.backlog - len(lane.in_flight)
-            jobs = (
-                await self._claim(lane.channel, min(room, self._settings.claim_batch))
-                if room > 0
-                else []
-            )
+            limit = min(room, self._settings.claim_batch)
+            jobs = await self._claim(lane.channel, limit) if limit > 0 else []
             for job in jobs:
                 task = asyncio.create_task(self._deliver(lane, semaphore, job))
                 lane.in_flight.add(task)
                 task.add_done_callback(lane.in_flight.discard)
-            if not jobs or len(lane.in_flight) >= lane.backlog:
+            if jobs:
+                # Claim again only once half the backlog is sent: one claim (a transaction of
+                # several statements) then serves many deliveries, not one each.
+                await _drain_to(lane, lane.low_water, stopping)
+            else:
                 await _wait_any(
                     lane.wake, stopping, self._settings.poll_interval_seconds, lane.in_flight
                 )
@@ -327,6 +333,12 @@ async def _wait_any(
             waiter.cancel()
         if wake is not None:
             wake.clear()
+
+
+async def _drain_to(lane: Lane, count: int, stopping: asyncio.Event) -> None:
+    """Wait until the lane holds at most `count` deliveries, or until stopped."""
+    while len(lane.in_flight) > count and not stopping.is_set():
+        await _wait_any(None, stopping, 1.0, lane.in_flight)
 
 
 async def _drain(lane: Lane, grace: float) -> None:
