@@ -26,6 +26,7 @@ from notifier.clock import Clock, SystemClock
 from notifier.dispatch.dispatcher import Dispatcher, configured_lanes
 from notifier.dispatch.escalator import Escalator
 from notifier.dispatch.rendering import MessageFactory
+from notifier.inbound.email_answers import inbound_listener
 from notifier.messages import Templates, load_templates
 from notifier.settings import Settings
 from notifier.store import schema
@@ -123,13 +124,23 @@ class Daemon:
             server_header=False,
         )
         server = _HttpServer(config)
+        async with contextlib.AsyncExitStack() as stack:
+            if settings.email.inbound.enabled:
+                await stack.enter_async_context(inbound_listener(database, settings, self.clock))
+            await self._run_loops(
+                server,
+                dispatcher,
+                Escalator(database, templates, settings.escalation, self.clock, dispatcher.wake),
+            )
+
+    async def _run_loops(
+        self, server: uvicorn.Server, dispatcher: Dispatcher, escalator: Escalator
+    ) -> None:
+        grace = self.settings.http.shutdown_grace_seconds
         async with asyncio.TaskGroup() as tasks:
             serving = tasks.create_task(server.serve())
             await self._started(server, serving)
-            tasks.create_task(dispatcher.run(self.stopping, http.shutdown_grace_seconds))
-            escalator = Escalator(
-                database, templates, settings.escalation, self.clock, dispatcher.wake
-            )
+            tasks.create_task(dispatcher.run(self.stopping, grace))
             tasks.create_task(escalator.run(self.stopping))
             await self.stopping.wait()
             server.should_exit = True
