@@ -18,7 +18,7 @@ from notifier.messages import load_templates
 from notifier.settings import EscalationSettings
 from notifier.store import alerts, outbox
 from notifier.store.engine import Database
-from notifier.store.tables import DELIVERY, PERSON, RECIPIENT
+from notifier.store.tables import ALERT, DELIVERY, PERSON, RECIPIENT
 from tests.seeding import seed
 
 REPOSITORY = Path(__file__).parent.parent.parent
@@ -117,9 +117,7 @@ class Setting:
             alert = await alerts.create_alert(session, request, Principal("a", Role.ADMIN))
         assert alert.id is not None
         async with self.database.session() as session:
-            await session.execute(
-                update(type(alert)).where(type(alert).id == alert.id).values(created_at=T0)
-            )
+            await session.execute(update(ALERT).where(ALERT.c.id == alert.id).values(created_at=T0))
         self.alert_id = alert.id
         async with self.database.session() as session:
             while not (await outbox.materialise_batch(session, alert.id, 100, T0)).finished:
