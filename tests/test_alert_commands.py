@@ -20,11 +20,12 @@ from sqlalchemy import select
 from notifier.access import Principal
 from notifier.alert_watch import ProgressTracker, Snapshot, follow, watch
 from notifier.cli import main
-from notifier.domain import AlertStatus, Channel, DeliveryStatus, Role
+from notifier.domain import AlertStatus, Channel, DeliveryStatus, ResponseKind, Role
 from notifier.settings import load_settings
-from notifier.store import outbox, schema, tokens
+from notifier.store import outbox, responses, schema, tokens
 from notifier.store.alert_views import AlertCounts
 from notifier.store.engine import Database
+from notifier.store.responses import Outcome
 from notifier.store.tables import ALERT, DELIVERY, Alert
 from notifier.store.types import utc_now
 from notifier.web.app import create_app
@@ -446,3 +447,35 @@ def _snapshot(*, sms_sent: int, sms_queued: int) -> Snapshot:
         channels={"sms": states | {"sent": sms_sent, "queued": sms_queued}, "email": states},
     )
     return Snapshot(alert, counts)
+
+
+async def test_status_shows_answers_and_time_to_acknowledge(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Answers 40 s, 100 s and 3 min after the alert: counts, median 100 s, 90 % within 3 min."""
+    alert_id = await _send(setup, capsys, "--stations", "NBO", *EARTHQUAKE)
+    await _progress(setup.database, alert_id, sms_sent=0)
+    async with setup.database.session() as session:
+        alert = (await session.execute(select(ALERT).where(ALERT.c.id == alert_id))).one()
+        people = [
+            row.person
+            for row in await session.execute(
+                select(DELIVERY.c.person).where(DELIVERY.c.channel == "sms").order_by("person")
+            )
+        ]
+        for person, kind, seconds in zip(
+            people, ("safe", "help", "other"), (40, 100, 180), strict=False
+        ):
+            answer = responses.Answer(alert_id, person, ResponseKind(kind), Channel.SMS, kind)
+            at = alert.created_at + timedelta(seconds=seconds)
+            assert await responses.record_answer(session, answer, at) is Outcome.RECORDED
+    status, out, _ = await _run(capsys, "alert", "status", "--config", setup.config, "1")
+    assert status == 0
+    assert out.splitlines()[2] == (
+        "recipients 4; safe 1, help 1, other 1, not answered 1; "
+        "time to acknowledge: median 1 min 40 s, 90% within 3 min 0 s"
+    )
+    status, out, _ = await _run(capsys, "alert", "status", "--config", setup.config, "--json", "1")
+    view = json.loads(out)
+    assert view["not_answered"] == 1
+    assert view["time_to_acknowledge"] == {"median_seconds": 100.0, "p90_seconds": 180.0}
