@@ -296,7 +296,7 @@ async def main() -> None:
     """Run the three measurements and print their figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--people", type=int, default=10_000)
-    parser.add_argument("--memory-people", type=int, default=100_000)
+    parser.add_argument("--memory-people", type=int, default=100_000, help="0 skips this run")
     parser.add_argument(
         "--channels", default="sms,email", help="measure one channel alone: sms or email"
     )
@@ -337,6 +337,8 @@ async def main() -> None:
             f"raw loop (rendering included) {raw_cpu / messages:.2f} s"
         )
 
+        if args.memory_people <= 0:
+            return
         memory_url = f"sqlite+aiosqlite:///{folder / 'memory.db'}"
         memory_token = await prepare(memory_url, args.memory_people, folder)
         port = free_port()

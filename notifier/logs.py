@@ -88,8 +88,10 @@ def configure_logging(settings: LoggingSettings, stream: TextIO | None = None) -
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "alembic"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
-    # Alembic narrates every connection at INFO; `db upgrade` prints its own summary.
-    logging.getLogger("alembic").setLevel(max(root.level, logging.WARNING))
+    # Alembic narrates every connection at INFO (`db upgrade` prints its own summary), and
+    # aiosmtpd every inbound SMTP session, with its addresses (the listener logs its own facts).
+    for chatty in ("alembic", "mail.log"):
+        logging.getLogger(chatty).setLevel(max(root.level, logging.WARNING))
 
 
 def _mask_value(value: Any, *, whole: bool) -> Any:

@@ -22,11 +22,11 @@ from email import message_from_bytes
 from email.errors import MessageError
 from email.header import decode_header
 from email.message import Message
-from html.parser import HTMLParser
+from html import unescape
 from typing import Final
 
-# What the stdlib's e-mail and HTML parsers are known to raise on hostile input, besides
-# their own errors: the modern header parser and `_markupbase` have both had crashes.
+# What the stdlib's e-mail and HTML parsers may raise on hostile input besides their own
+# errors (`_markupbase` raises AssertionError on some malformed declarations, for one).
 _UNREADABLE: Final = (
     MessageError,
     ValueError,
@@ -43,7 +43,11 @@ _FIRST_LINE_LIMIT: Final = 1000
 _CHARSET_SUPERSETS: Final = {"gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030"}
 _DIRECTION_MARKS: Final = re.compile(r"[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 """Invisible bidirectional controls that clients wrap around Arabic names and addresses."""
-_EDGES: Final = re.compile(r"^[\s\u200b-\u200d\u2060\ufeff]+|[\s\u200b-\u200d\u2060\ufeff]+$")
+_BLANKS: Final = re.compile(r"[\s\u200b-\u200d\u2060\ufeff]*")
+"""White space and zero-width characters, trimmed from both ends of a line."""
+_MARKER_LIMIT: Final = 300
+"""A longer line is never a separator or an attribution: the patterns are not run on it,
+which keeps their backtracking bounded on a hostile one-line megabyte."""
 _STOP: Final = re.compile(
     r"-{2,}\s*[^-\s].*-{2,}"  # -----Original Message-----, ---- Forwarded message ----
     r"|_{10,}"  # Outlook's separator
@@ -76,6 +80,15 @@ _AUTOREPLY_HEADERS: Final = ("X-Autoreply", "X-Autorespond", "X-Autoresponder", 
 _BULK_HEADERS: Final = ("List-Id", "List-Unsubscribe")
 _REPORTS: Final = frozenset({"multipart/report", "message/delivery-status"})
 _TOKEN: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_MARKUP_START: Final = re.compile(r"<[A-Za-z/!?]")
+_TAG_NAME: Final = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9:-]*)")
+_RAW_TEXT_ENDS: Final = {
+    name: re.compile(rf"</{name}\s*>", re.IGNORECASE) for name in ("script", "style", "title")
+}
+_ATTRIBUTES: Final = {
+    name: re.compile(rf"""\b{name}\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""", re.IGNORECASE)
+    for name in ("class", "id")
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,54 +125,96 @@ def is_ack_address(address: str, reply_domain: str) -> str | None:
 
 def _first_own_line(text: str) -> str:
     """The first non-empty line of `text` that the writer wrote, not quoted (module docstring)."""
-    lines = [_EDGES.sub("", _DIRECTION_MARKS.sub("", line)) for line in text.splitlines()]
+    lines = [_trimmed(line) for line in text.splitlines()]
     index = 0
     while index < len(lines):
         line = lines[index]
-        attribution = _attribution_lines(lines, index)
-        if attribution:
+        if not line or line.startswith(">"):
+            index += 1
+        elif attribution := _attribution_lines(lines, index):
             # An attribution introduces a quote: read on below it only when it is `>` quoted.
             index += attribution
             if not _next_non_empty(lines, index).startswith(">"):
                 return ""
-        elif _STOP.fullmatch(line):
+        elif len(line) <= _MARKER_LIMIT and _STOP.fullmatch(line):
             return ""
-        elif line and not line.startswith(">"):
-            return line[:_FIRST_LINE_LIMIT]
         else:
-            index += 1
+            return line[:_FIRST_LINE_LIMIT]
     return ""
+
+
+def _trimmed(line: str) -> str:
+    """`line` without direction marks, and without blanks at either end (in linear time)."""
+    line = _DIRECTION_MARKS.sub("", line)
+    start = _BLANKS.match(line)
+    end = _BLANKS.match(line[::-1])
+    if start is None or end is None or start.end() == len(line):
+        return ""
+    return line[start.end() : len(line) - end.end()]
 
 
 def _html_to_text(html: str) -> str:
     """The text of an HTML body: block elements break lines, quotes and styles are left out.
 
     A `<blockquote>` becomes a line `>`, so that it reads like `>` quoted text; the elements
-    Gmail, Yahoo and Outlook put before a quoted message end the text.
+    Gmail, Yahoo and Outlook put before a quoted message end the text. Read by a tokenizer
+    of our own that moves only forward: the stdlib's `HTMLParser` (3.11) takes quadratic
+    time on unclosed comments and tags, minutes for a hostile megabyte.
     """
-    parser = _HtmlText()
-    try:
-        parser.feed(html)
-        parser.close()
-    except _UNREADABLE:
-        pass  # keep what was read before the markup broke the parser
-    return "".join(parser.parts)
+    text = _HtmlText()
+    position = 0
+    while position < len(html) and not text.ended:
+        markup = _MARKUP_START.search(html, position)  # a lone "<", as in "a < b", is text
+        if markup is None:
+            text.data(html[position:])
+            break
+        text.data(html[position : markup.start()])
+        position = _markup(html, markup.start(), text)
+    return "".join(text.parts)
+
+
+def _markup(html: str, opening: int, text: _HtmlText) -> int:
+    """Read the markup starting at `opening`; where the text resumes after it."""
+    if html.startswith("<!--", opening):
+        closing = html.find("-->", opening + 4)
+        return len(html) if closing == -1 else closing + 3
+    closing = html.find(">", opening)
+    if closing == -1:
+        return len(html)  # an unclosed tag: nothing after it is text
+    tag = _TAG_NAME.match(html, opening, closing)
+    if tag is None:  # a declaration or processing instruction: <!DOCTYPE …>, <?xml …?>
+        return closing + 1
+    name = tag.group(2).lower()
+    if tag.group(1):
+        text.end(name)
+        return closing + 1
+    text.start(name, html[tag.end() : closing])
+    raw_end = _RAW_TEXT_ENDS.get(name)
+    if raw_end is None:
+        return closing + 1
+    # Script and style content is not markup: skip to the end tag, past any "<" inside.
+    end = raw_end.search(html, closing + 1)
+    text.end(name)
+    return len(html) if end is None else end.end()
 
 
 def _attribution_lines(lines: list[str], index: int) -> int:
     """How many lines (0, 1 or 2) an attribution at `index` spans; clients wrap long ones."""
     line = lines[index]
-    if not line or line.startswith(">"):
+    if len(line) > _MARKER_LIMIT:
         return 0
     if _ATTRIBUTION.fullmatch(line):
         return 1
-    if index + 1 < len(lines) and _ATTRIBUTION.fullmatch(f"{line} {lines[index + 1]}"):
-        return 2
+    following = lines[index + 1] if index + 1 < len(lines) else ""
+    if following and len(following) <= _MARKER_LIMIT:
+        return 2 if _ATTRIBUTION.fullmatch(f"{line} {following}") else 0
     return 0
 
 
 def _next_non_empty(lines: list[str], index: int) -> str:
-    return next((line for line in lines[index:] if line), "")
+    while index < len(lines) and not lines[index]:
+        index += 1
+    return lines[index] if index < len(lines) else ""
 
 
 def _first_line(message: Message) -> str:
@@ -251,8 +306,8 @@ def _header(message: Message, name: str) -> str:
         return ""
 
 
-class _HtmlText(HTMLParser):
-    """Collects the text of an HTML body for `_html_to_text`."""
+class _HtmlText:
+    """The text of an HTML body as `_html_to_text` reads it: start tags, end tags, data."""
 
     _BREAKS: Final = frozenset(
         {"br", "p", "div", "li", "tr", "hr", "table", "h1", "h2", "h3", "h4", "h5", "h6"}
@@ -263,20 +318,17 @@ class _HtmlText(HTMLParser):
     _SPACES: Final = re.compile(r"[ \t\r\n\f]+")
 
     def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
+        self.ended = False
+        """Whether a quoted message has begun: nothing more is text."""
         self._left_out: str | None = None
         self._depth = 0
-        self._ended = False
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if self._ended:
-            return
+    def start(self, tag: str, attributes: str) -> None:
         if self._left_out is not None:
             self._depth += tag == self._left_out
-            return
-        if self._starts_quote(dict(attrs)):
-            self._ended = True
+        elif self._starts_quote(attributes):
+            self.ended = True
         elif tag in self._LEFT_OUT:
             self._left_out, self._depth = tag, 1
             if tag == "blockquote":
@@ -284,9 +336,7 @@ class _HtmlText(HTMLParser):
         elif tag in self._BREAKS:
             self.parts.append("\n")
 
-    def handle_endtag(self, tag: str) -> None:
-        if self._ended:
-            return
+    def end(self, tag: str) -> None:
         if self._left_out is not None:
             self._depth -= tag == self._left_out
             if self._depth <= 0:
@@ -294,12 +344,18 @@ class _HtmlText(HTMLParser):
         elif tag in self._BREAKS:
             self.parts.append("\n")
 
-    def handle_data(self, data: str) -> None:
-        if not self._ended and self._left_out is None:
-            self.parts.append(self._SPACES.sub(" ", data))
+    def data(self, data: str) -> None:
+        if data and self._left_out is None:
+            self.parts.append(unescape(self._SPACES.sub(" ", data)))
 
-    def _starts_quote(self, attributes: dict[str, str | None]) -> bool:
-        classes = (attributes.get("class") or "").split()
+    def _starts_quote(self, attributes: str) -> bool:
+        classes = _attribute(attributes, "class").split()
         return bool(self._QUOTE_CLASSES.intersection(classes)) or bool(
-            self._QUOTE_IDS.search(attributes.get("id") or "")
+            self._QUOTE_IDS.search(_attribute(attributes, "id"))
         )
+
+
+def _attribute(attributes: str, name: str) -> str:
+    """The value of attribute `name` in a start tag's attribute text, "" if absent."""
+    found = _ATTRIBUTES[name].search(attributes)
+    return "" if found is None else unescape("".join(value or "" for value in found.groups()))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 from email.message import EmailMessage
 
 import pytest
@@ -194,6 +195,21 @@ DSN = multipart(
             id="html-entities-styles-scripts",
         ),
         pytest.param(html("<div>2<br>Amina</div>"), "2", id="html-br"),
+        pytest.param(
+            html("<!--[if mso]><p>1</p><![endif]--><!DOCTYPE html><div>2</div>"),
+            "2",
+            id="html-comments-and-declarations",
+        ),
+        pytest.param(html("<p>2 &lt; 3 and 1 < 4</p>"), "2 < 3 and 1 < 4", id="html-lone-lt"),
+        pytest.param(html("<p>1</p><a href='x' "), "1", id="html-unclosed-tag"),
+        pytest.param(
+            html('<SCRIPT>document.write("<p>1</p>")</SCRIPT ><P>2</P>'),
+            "2",
+            id="html-script-with-markup-inside",
+        ),
+        pytest.param(
+            html("<DIV>2</DIV><DIV ID='x_divRplyFwdMsg'>1</DIV>"), "2", id="html-upper-case"
+        ),
         pytest.param(
             multipart(
                 "Content-Type: text/plain; charset=utf-8\n\n1",
@@ -387,10 +403,30 @@ def test_any_body_never_raises(body: bytes, content_type: bytes) -> None:
     assert isinstance(read_email_reply(raw), EmailReply)
 
 
-@given(st.text())
+@given(st.text() | st.text(alphabet="<>!-/?'\"= &#;abdiv"))
 def test_any_html_never_raises(text: str) -> None:
     """Whatever the HTML, reading it gives a reply."""
     assert isinstance(read_email_reply(html(text)), EmailReply)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        html("<!--" * 250_000),
+        html("<a b='" * 160_000),
+        html("<a" * 500_000),
+        html("<" * 1_000_000 + ">"),
+        plain("كتب " * 250_000),
+        plain(" " * 1_000_000 + "x"),
+        plain("On Mon, Security Office <ens@example.org> wrote:\n>\n" * 20_000),
+    ],
+    ids=["comments", "quotes", "tags", "lone-lt", "long-line", "blanks", "attributions"],
+)
+def test_hostile_megabyte_is_read_in_linear_time(raw: bytes) -> None:
+    """Inputs that take minutes with quadratic parsing are read within seconds."""
+    started = time.perf_counter()
+    read_email_reply(raw)
+    assert time.perf_counter() - started < 5
 
 
 @pytest.mark.parametrize(
