@@ -239,8 +239,10 @@ class Dispatcher:
     async def _attempt(self, lane: Lane, sending: asyncio.Semaphore, job: _Job) -> None:
         delivery = job.delivery
         try:
-            message = self._render(job)
             async with sending:
+                # Rendered once a slot is free, not when claimed: a burst of renders for a
+                # whole claim would hold the loop while the other lane's first messages wait.
+                message = self._render(job)
                 await lane.bucket.take()
                 if self._clock.now() >= delivery.lease_until - self._lease_margin:
                     # Too late: another worker may own it by now. The lease runs out and it
