@@ -10,7 +10,7 @@ from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.domain import AlertStatus, Channel, Language, ResponseKind
-from notifier.store.outbox import ALERT_PURPOSE, QUEUED, insert_ignoring_duplicates
+from notifier.store.outbox import ALERT_PURPOSE, queue_delivery
 from notifier.store.tables import ALERT, DELIVERY, PERSON, PERSON_GROUP, RECIPIENT
 
 OPEN = (AlertStatus.DISPATCHING.value, AlertStatus.DISPATCHED.value)
@@ -134,20 +134,10 @@ async def queue_resend(
     priority = select(ALERT.c.priority).where(ALERT.c.id == alert_id).scalar_subquery()
     queued = 0
     for channel in sorted(channels):
-        inserted = await session.execute(
-            insert_ignoring_duplicates(session, DELIVERY).values(
-                alert_id=alert_id,
-                person=person,
-                channel=channel.value,
-                round=round_,
-                status=QUEUED,
-                priority=priority,
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-            )
+        new = await queue_delivery(
+            session, alert_id, person, channel, now, round_=round_, priority=priority
         )
-        queued += int(inserted.rowcount)  # type: ignore[attr-defined]
+        queued += int(new)
     await session.execute(
         update(RECIPIENT)
         .where(and_(RECIPIENT.c.alert_id == alert_id, RECIPIENT.c.person == person))

@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, Table, and_, bindparam, exists, func, or_,
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Insert
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from notifier.domain import AlertStatus, Channel, DeliveryStatus, Purpose
 from notifier.store.tables import ALERT, DELIVERY, PERSON, PERSON_GROUP, RECIPIENT
@@ -355,20 +356,9 @@ async def fail_over(
         AlertStatus.DISPATCHED.value,
     ):
         return False
-    inserted = await session.execute(
-        insert_ignoring_duplicates(session, DELIVERY).values(
-            alert_id=alert_id,
-            person=person,
-            channel=other.value,
-            round=round_,
-            status=QUEUED,
-            priority=alert.priority,
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
-    )
-    if inserted.rowcount != 1:  # type: ignore[attr-defined]
+    if not await queue_delivery(
+        session, alert_id, person, other, now, round_=round_, priority=alert.priority
+    ):
         return False
     await session.execute(
         update(ALERT)
@@ -468,15 +458,44 @@ async def with_several_open_alerts(session: AsyncSession, people: list[int]) -> 
 async def queue_notice(session: AsyncSession, notice: Notice, now: datetime) -> bool:
     """Put a notice about an alert in the outbox, as urgent as the alert; False if there already."""
     priority = select(ALERT.c.priority).where(ALERT.c.id == notice.alert_id).scalar_subquery()
+    return await queue_delivery(
+        session,
+        notice.alert_id,
+        notice.person,
+        notice.channel,
+        now,
+        round_=notice.round,
+        priority=priority,
+        purpose=notice.purpose,
+        subject=notice.subject,
+        body=notice.body,
+    )
+
+
+async def queue_delivery(
+    session: AsyncSession,
+    alert_id: int,
+    person: int,
+    channel: Channel,
+    now: datetime,
+    *,
+    round_: int,
+    priority: int | ScalarSelect[Any],
+    purpose: Purpose = Purpose.ALERT,
+    subject: str | None = None,
+    body: str | None = None,
+) -> bool:
+    """Queue one delivery, due now; False if the same one (alert, person, channel, purpose,
+    round) is in the outbox already."""
     inserted = await session.execute(
         insert_ignoring_duplicates(session, DELIVERY).values(
-            alert_id=notice.alert_id,
-            person=notice.person,
-            channel=notice.channel.value,
-            purpose=notice.purpose.value,
-            round=notice.round,
-            subject=notice.subject,
-            body=notice.body,
+            alert_id=alert_id,
+            person=person,
+            channel=channel.value,
+            purpose=purpose.value,
+            round=round_,
+            subject=subject,
+            body=body,
             status=QUEUED,
             priority=priority,
             attempts=0,

@@ -10,9 +10,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from notifier.inbound.sms_reply import InboundSms, take_sms
-from notifier.settings import Settings
 from notifier.store.engine import Database
-from notifier.web.webhooks import signed_by_twilio
+from notifier.web.webhooks import forged, signed_form
 
 log = structlog.get_logger(__name__)
 
@@ -21,11 +20,9 @@ TWIML = "application/xml"
 
 async def twilio_sms(request: Request) -> Response:
     """POST /webhooks/twilio/sms: a signed inbound SMS; answers TwiML, 403 if forged."""
-    settings: Settings = request.app.state.settings
-    form = {key: str(value) for key, value in (await request.form()).items()}
-    if not signed_by_twilio(request, settings, form):
-        log.warning("twilio_signature_rejected", path=request.url.path)
-        return Response("invalid signature", status_code=403, media_type="text/plain")
+    form = await signed_form(request)
+    if form is None:
+        return forged()
     sms = InboundSms(form.get("MessageSid", ""), form.get("From", ""), form.get("Body", ""))
     if not sms.provider_id or not sms.sender:
         return Response("MessageSid and From are required", status_code=400)

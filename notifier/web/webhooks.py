@@ -17,11 +17,9 @@ log = structlog.get_logger(__name__)
 
 async def twilio_status(request: Request) -> Response:
     """POST /webhooks/twilio/status: move a sent SMS to delivered or failed; 403 if forged."""
-    settings: Settings = request.app.state.settings
-    form = {key: str(value) for key, value in (await request.form()).items()}
-    if not signed_by_twilio(request, settings, form):
-        log.warning("twilio_signature_rejected", path=request.url.path)
-        return Response("invalid signature", status_code=403, media_type="text/plain")
+    form = await signed_form(request)
+    if form is None:
+        return forged()
     sid, status = form.get("MessageSid", ""), form.get("MessageStatus", "")
     if not sid or not status:
         return Response("MessageSid and MessageStatus are required", status_code=400)
@@ -40,6 +38,21 @@ async def twilio_status(request: Request) -> Response:
         if moved.value == "failed":
             request.app.state.wake_dispatcher()
     return Response(status_code=204)
+
+
+def forged() -> Response:
+    """The answer to a webhook without a valid signature."""
+    return Response("invalid signature", status_code=403, media_type="text/plain")
+
+
+async def signed_form(request: Request) -> dict[str, str] | None:
+    """The posted form if Twilio signed it, else None (and the refusal is logged)."""
+    settings: Settings = request.app.state.settings
+    form = {key: str(value) for key, value in (await request.form()).items()}
+    if not signed_by_twilio(request, settings, form):
+        log.warning("twilio_signature_rejected", path=request.url.path)
+        return None
+    return form
 
 
 def signed_by_twilio(request: Request, settings: Settings, form: dict[str, str]) -> bool:
