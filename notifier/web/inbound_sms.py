@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape
 
-import structlog
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -12,8 +11,6 @@ from starlette.routing import BaseRoute, Route
 from notifier.inbound.sms_reply import InboundSms, take_sms
 from notifier.store.engine import Database
 from notifier.web.webhooks import forged, signed_form
-
-log = structlog.get_logger(__name__)
 
 TWIML = "application/xml"
 
