@@ -21,6 +21,7 @@ from notifier.access import Principal
 from notifier.alert_json import alert_detail
 from notifier.alert_request import AlertRequest, parse_alert_request
 from notifier.alert_watch import STATES, Snapshot, rates_of, read_snapshot, status_lines, watch
+from notifier.domain import ResponseKind
 from notifier.errors import FieldError, InputError
 from notifier.settings import Settings
 from notifier.store import alert_views, alerts, schema
@@ -92,11 +93,28 @@ async def status(args: argparse.Namespace, settings: Settings, principal: Princi
             snapshot = await watch(database, args.alert_id, principal, settings, console)
             if snapshot.dispatching:  # interrupted: the officer stopped watching
                 return 0
+        async with database.session() as session:
+            needing_help = await alert_views.recipients(
+                session, args.alert_id, response=ResponseKind.HELP, limit=HELP_LISTED
+            )
     if args.json:
         print(json.dumps(status_body(snapshot), ensure_ascii=False, indent=2))
     else:
         _print_lines(status_lines(snapshot, rates_of(settings)))
+        _print_lines(help_lines(needing_help, snapshot.counts.responses.get("help", 0)))
     return 0
+
+
+def help_lines(listed: list[alert_views.RecipientRow], total: int) -> Iterator[str]:
+    """Who needs help, with a number to call: what an officer acts on first."""
+    if not listed:
+        return
+    yield ""
+    yield f"need help ({total}):"
+    for row in listed:
+        yield f"  {row.name} ({row.person_id}, {row.station}) {row.phone or 'no phone'}"
+    if total > len(listed):
+        yield (f"  … and {total - len(listed)} more (the API lists all: /recipients?response=help)")
 
 
 async def cancel(args: argparse.Namespace, settings: Settings, principal: Principal) -> int:
@@ -123,6 +141,10 @@ async def cancel(args: argparse.Namespace, settings: Settings, principal: Princi
         line += f", {states['sending']} being handed to a provider may still arrive"
     print(line)
     return 0
+
+
+HELP_LISTED = 50
+"""`alert status` names this many people needing help; the API lists them all."""
 
 
 def status_body(snapshot: Snapshot) -> dict[str, Any]:

@@ -475,6 +475,10 @@ async def test_status_shows_answers_and_time_to_acknowledge(
         "recipients 4; safe 1, help 1, other 1, not answered 1; "
         "time to acknowledge: median 1 min 40 s, 90% within 3 min 0 s"
     )
+    lines = out.splitlines()
+    listed = lines[lines.index("need help (1):") + 1 :]
+    assert len(listed) == 1
+    assert re.fullmatch(r"  Person \d+ \(N\d{5}, NBO\) \+25472\d{7}", listed[0])
     status, out, _ = await _run(capsys, "alert", "status", "--config", setup.config, "--json", "1")
     view = json.loads(out)
     assert view["not_answered"] == 1

@@ -57,6 +57,7 @@ class RecipientRow:
     person_id: str
     name: str
     station: str
+    phone: str | None
     response: str | None
     acknowledged_at: str | None
     channels: dict[str, str] = field(default_factory=dict)
@@ -125,13 +126,16 @@ async def recipients(
     *,
     acknowledged: bool | None = None,
     station: str | None = None,
+    response: ResponseKind | None = None,
     limit: int = 1000,
     offset: int = 0,
 ) -> list[RecipientRow]:
-    """The alert's recipients by person_id, optionally only (un)acknowledged or one station's."""
+    """The alert's recipients by person_id; only (un)acknowledged, one station's, one answer's."""
     r, p = RECIPIENT.c, PERSON.c
     query = (
-        select(r.person, p.person_id, p.name, r.station_code, r.response, r.first_response_at)
+        select(
+            r.person, p.person_id, p.name, p.phone, r.station_code, r.response, r.first_response_at
+        )
         .join(PERSON, p.id == r.person)
         .where(r.alert_id == alert_id)
         .order_by(p.person_id)
@@ -144,6 +148,8 @@ async def recipients(
         )
     if station:
         query = query.where(r.station_code == station)
+    if response is not None:
+        query = query.where(r.response == response.value)
     rows = (await session.execute(query)).all()
     states = await _channel_states(session, alert_id, [row.person for row in rows])
     return [
@@ -151,6 +157,7 @@ async def recipients(
             person_id=row.person_id,
             name=row.name,
             station=row.station_code,
+            phone=row.phone,
             response=row.response,
             acknowledged_at=row.first_response_at.isoformat() if row.first_response_at else None,
             channels=states.get(row.person, {}),

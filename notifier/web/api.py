@@ -11,6 +11,7 @@ from starlette.routing import Route
 from notifier.access import Principal
 from notifier.alert_json import alert_detail, alert_header
 from notifier.alert_request import parse_alert_request
+from notifier.domain import ResponseKind
 from notifier.errors import FieldError, InputError
 from notifier.store import alert_views, alerts, tokens
 from notifier.store.engine import Database
@@ -62,10 +63,11 @@ async def show_alert(request: Request) -> JSONResponse:
 
 
 async def alert_recipients(request: Request) -> JSONResponse:
-    """GET /api/v1/alerts/{id}/recipients[?acknowledged=false&station=NBO&limit=&offset=]."""
+    """GET /api/v1/alerts/{id}/recipients[?acknowledged=false&station=NBO&response=help&…]."""
     principal = await _principal(request)
     query = request.query_params
     acknowledged = _optional_bool(query.get("acknowledged"), "acknowledged")
+    response = _optional_response(query.get("response"))
     async with _database(request).session() as session:
         alert = await alerts.get_alert(session, _alert_id(request), principal)
         assert alert.id is not None
@@ -74,6 +76,7 @@ async def alert_recipients(request: Request) -> JSONResponse:
             alert.id,
             acknowledged=acknowledged,
             station=(query.get("station") or "").upper() or None,
+            response=response,
             limit=_bounded_int(query.get("limit"), "limit", 1000, 1, 10_000),
             offset=_bounded_int(query.get("offset"), "offset", 0, 0, 10_000_000),
         )
@@ -83,6 +86,7 @@ async def alert_recipients(request: Request) -> JSONResponse:
                 "person_id": row.person_id,
                 "name": row.name,
                 "station": row.station,
+                "phone": row.phone,
                 "response": row.response,
                 "acknowledged_at": row.acknowledged_at,
                 "channels": row.channels,
@@ -150,6 +154,16 @@ def _optional_bool(value: str | None, field: str) -> bool | None:
     if value.lower() in ("false", "0", "no"):
         return False
     raise FieldError(field, f"expected true or false, got {value!r}")
+
+
+def _optional_response(value: str | None) -> ResponseKind | None:
+    if value is None or value == "":
+        return None
+    try:
+        return ResponseKind(value.lower())
+    except ValueError:
+        choices = ", ".join(kind.value for kind in ResponseKind)
+        raise FieldError("response", f"expected one of {choices}, got {value!r}") from None
 
 
 def _bounded_int(value: str | None, field: str, default: int, low: int, high: int) -> int:

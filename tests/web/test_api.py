@@ -338,7 +338,8 @@ async def test_recipients_list_one_row_per_person(api: Api) -> None:
     rows = response.json()
     assert [row["person_id"] for row in rows] == ["G00001", "N00000", "N00001", "N00002", "N00003"]
     assert all(
-        set(row) == {"person_id", "name", "station", "response", "acknowledged_at", "channels"}
+        set(row)
+        == {"person_id", "name", "station", "phone", "response", "acknowledged_at", "channels"}
         for row in rows
     )
     by_id = {row["person_id"]: row for row in rows}
@@ -372,6 +373,25 @@ async def test_recipients_filter_by_station_and_acknowledgement(api: Api) -> Non
     refused = await api.get(path, api.admin, acknowledged="maybe")
     assert refused.status_code == 422
     assert error_of(refused)["field"] == "acknowledged"
+
+
+async def test_recipients_filter_by_answer_with_phone_numbers(api: Api) -> None:
+    """`response=help` lists who needs help, with the number to call; `response=fine` is 422."""
+    alert_id = await api.raise_alert(stations=["NBO", "GVA"])
+    await materialise(api.database, alert_id)
+    await acknowledge(api.database, alert_id, "N00000", "help")
+    await acknowledge(api.database, alert_id, "N00001", "safe")
+    path = f"{ALERTS}/{alert_id}/recipients"
+    response = await api.get(path, api.admin, response="HELP")
+    assert response.status_code == 200
+    [row] = response.json()
+    assert (row["person_id"], row["response"]) == ("N00000", "help")
+    assert row["phone"].startswith("+254")
+    safe = await api.get(path, api.admin, response="safe")
+    assert [row["person_id"] for row in safe.json()] == ["N00001"]
+    refused = await api.get(path, api.admin, response="fine")
+    assert refused.status_code == 422
+    assert error_of(refused)["field"] == "response"
 
 
 async def test_cancel_stops_what_is_still_queued(api: Api) -> None:
