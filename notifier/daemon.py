@@ -26,6 +26,7 @@ from notifier.clock import Clock, SystemClock
 from notifier.dispatch.dispatcher import Dispatcher, configured_lanes
 from notifier.dispatch.escalator import Escalator
 from notifier.dispatch.rendering import MessageFactory
+from notifier.errors import ConfigError
 from notifier.inbound.email_answers import inbound_listener
 from notifier.messages import Templates, load_templates
 from notifier.settings import Settings
@@ -43,6 +44,16 @@ class _HttpServer(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The HTTP socket, bound before anything starts, so a port in use is one clear line."""
+    try:
+        return socket.create_server((host, port), reuse_port=False)
+    except OSError as error:
+        raise ConfigError(
+            f"configuration error: http: cannot listen on {host}:{port}: {error.strerror or error}"
+        ) from None
 
 
 class Daemon:
@@ -124,21 +135,28 @@ class Daemon:
             server_header=False,
         )
         server = _HttpServer(config)
+        listening = _listen(http.host, http.port)
         async with contextlib.AsyncExitStack() as stack:
+            stack.callback(listening.close)
             if settings.email.inbound.enabled:
                 await stack.enter_async_context(inbound_listener(database, settings, self.clock))
             await self._run_loops(
                 server,
+                listening,
                 dispatcher,
                 Escalator(database, templates, settings.escalation, self.clock, dispatcher.wake),
             )
 
     async def _run_loops(
-        self, server: uvicorn.Server, dispatcher: Dispatcher, escalator: Escalator
+        self,
+        server: uvicorn.Server,
+        listening: socket.socket,
+        dispatcher: Dispatcher,
+        escalator: Escalator,
     ) -> None:
         grace = self.settings.http.shutdown_grace_seconds
         async with asyncio.TaskGroup() as tasks:
-            serving = tasks.create_task(server.serve())
+            serving = tasks.create_task(server.serve(sockets=[listening]))
             await self._started(server, serving)
             tasks.create_task(dispatcher.run(self.stopping, grace))
             tasks.create_task(escalator.run(self.stopping))

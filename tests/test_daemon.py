@@ -108,6 +108,28 @@ def test_serve_without_secret_key_stops_with_one_line(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize("taken", ["http", "email.inbound"])
+def test_serve_names_the_port_it_cannot_listen_on(tmp_path: Path, taken: str) -> None:
+    """A port already in use stops serve with exit 1 and one line naming the setting."""
+    with socket.create_server(("127.0.0.1", 0)) as occupied:
+        port = occupied.getsockname()[1]
+        free = _free_port()
+        http, inbound = (port, free) if taken == "http" else (free, port)
+        env = _environment(
+            tmp_path,
+            http,
+            NOTIFIER_EMAIL__INBOUND__ENABLED="true",
+            NOTIFIER_EMAIL__INBOUND__PORT=str(inbound),
+        )
+        assert _notifier("db", "upgrade", env=env).returncode == 0
+        result = _notifier("serve", env=env)
+    assert result.returncode == 1
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith(
+        f"configuration error: {taken}: cannot listen on 127.0.0.1:{port}: "
+    )
+
+
 def test_serve_refuses_a_database_never_upgraded(tmp_path: Path) -> None:
     """serve exits 1 and says to run `notifier db upgrade` when the schema is missing."""
     result = _notifier("serve", env=_environment(tmp_path, _free_port()))

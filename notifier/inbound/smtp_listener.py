@@ -28,6 +28,7 @@ from typing import Final, Self
 import structlog
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from notifier.errors import ConfigError
 from notifier.inbound.email_reply import is_ack_address, read_email_reply
 
 log = structlog.get_logger(__name__)
@@ -94,7 +95,13 @@ class InboundSmtpListener:
 
     async def __aenter__(self) -> Self:
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(self._new_session, self._host, self._port)
+        try:
+            self._server = await loop.create_server(self._new_session, self._host, self._port)
+        except OSError as error:
+            raise ConfigError(
+                f"configuration error: email.inbound: cannot listen on {self._host}:{self._port}:"
+                f" {error.strerror or error}"
+            ) from None
         self._port = self._server.sockets[0].getsockname()[1]
         log.info("inbound_smtp_listening", host=self._host, port=self._port)
         return self
