@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -70,3 +72,34 @@ async def test_sqlite_is_tuned_for_a_daemon(tmp_path: object) -> None:
         busy = (await connection.execute(text("PRAGMA busy_timeout"))).scalar()
     assert (mode, keys) == ("wal", 1)
     assert busy is not None and int(busy) >= 5000
+
+
+async def test_upgrade_from_the_first_schema_keeps_the_outbox(empty_database: Database) -> None:
+    """0001 → 0002 on a database with an alert in flight: its deliveries stay, as alerts."""
+    await schema.upgrade(empty_database, "0001")
+    statements = [
+        "INSERT INTO station (code, name, country, timezone, created_at, updated_at)"
+        " VALUES ('NBO', 'Nairobi', 'KE', 'Africa/Nairobi', :now, :now)",
+        "INSERT INTO person (id, person_id, name, phone, station_code, language, active,"
+        " sms_opted_out, created_at, updated_at)"
+        " VALUES (1, 'N1', 'Ana', '+254700000001', 'NBO', 'en', true, false, :now, :now)",
+        "INSERT INTO alert (id, code, kind, severity, title, message, messages, audience,"
+        " channels, status, priority, created_by, recipients, materialise_cursor,"
+        " skipped_inactive, skipped_opted_out, created_at) VALUES (1, 'K7Q2', 'emergency',"
+        " 'severe', 'Fire', 'Leave.', '{}', '{}', '[]', 'dispatching', 0, 'o', 1, 1, 0, 0, :now)",
+        "INSERT INTO delivery (id, alert_id, person, channel, round, status, priority,"
+        " attempts, next_attempt_at, created_at)"
+        " VALUES (1, 1, 1, 'sms', 0, 'queued', 0, 0, :now, :now)",
+    ]
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    async with empty_database.engine.begin() as connection:
+        for statement in statements:
+            await connection.execute(text(statement), {"now": now})
+    await schema.upgrade(empty_database)
+    async with empty_database.engine.connect() as connection:
+        delivery = (
+            await connection.execute(text("SELECT status, purpose, body FROM delivery"))
+        ).one()
+        escalations = (await connection.execute(text("SELECT escalations FROM alert"))).scalar()
+    assert tuple(delivery) == ("queued", "alert", None)
+    assert escalations == 0
