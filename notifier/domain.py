@@ -57,6 +57,10 @@ class AlertStatus(StrEnum):
     CLOSED = "closed"
 
 
+OPEN_ALERT_STATUSES = (AlertStatus.DISPATCHING.value, AlertStatus.DISPATCHED.value)
+"""The statuses of an alert still open: still being sent, or sent and awaiting answers."""
+
+
 class DeliveryStatus(StrEnum):
     """Where one message to one person on one channel is."""
 

@@ -102,7 +102,7 @@ class Escalator:
                 session, alert.id, person.person, channels, round_, now
             )
         if queued:
-            await escalations.reopen(session, alert.id)
+            await outbox.reopen(session, alert.id)
         queued += await self._tell_focal_points(session, alert, round_, silent, needing_help, now)
         log.info(
             "alert_escalated",

@@ -1,1 +1,1 @@
-"""Replies arriving from outside: inbound e-mail."""
+"""Replies arriving from outside: inbound SMS and e-mail, made into answers."""

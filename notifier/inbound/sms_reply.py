@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.domain import Channel, Language, Purpose, ResponseKind
@@ -20,7 +19,6 @@ from notifier.messages import Templates
 from notifier.replies import CarrierKeyword, Reply, carrier_keyword, parse_reply
 from notifier.store import outbox, responses
 from notifier.store.responses import Answer, OpenAlertOfPerson, Outcome
-from notifier.store.tables import PERSON, RESPONSE
 
 log = structlog.get_logger(__name__)
 
@@ -58,7 +56,7 @@ async def take_sms(
     keyword = carrier_keyword(sms.body)
     if keyword is CarrierKeyword.STOP:
         return await _switch_sms(session, templates, sms.sender, off=True)
-    if keyword is CarrierKeyword.START and await _opted_out(session, sms.sender):
+    if keyword is CarrierKeyword.START and await responses.any_opted_out(session, sms.sender):
         return await _switch_sms(session, templates, sms.sender, off=False)
     open_alerts = await responses.open_alerts_for_phone(session, sms.sender)
     if not open_alerts:
@@ -85,15 +83,9 @@ async def _confirm(
     now: datetime,
 ) -> int:
     """Queue "Recorded: safe." in the person's language; numbered by their answers so far."""
-    answers = await session.scalar(
-        select(func.count())
-        .select_from(RESPONSE)
-        .where(RESPONSE.c.alert_id == row.alert_id, RESPONSE.c.person == row.person)
-    )
+    answers = await responses.answers_so_far(session, row.alert_id, row.person)
     body = templates.strings[row.language][_CONFIRMATION[reply.kind]]
-    notice = outbox.Notice(
-        row.alert_id, row.person, Channel.SMS, Purpose.ANSWER, int(answers or 0), body
-    )
+    notice = outbox.Notice(row.alert_id, row.person, Channel.SMS, Purpose.ANSWER, answers, body)
     return int(await outbox.queue_notice(session, notice, now))
 
 
@@ -130,8 +122,3 @@ async def _nothing_to_answer(
 async def _language_of(session: AsyncSession, phone: str) -> Language | None:
     people = await responses.people_with_phone(session, phone)
     return people[0][1] if people else None
-
-
-async def _opted_out(session: AsyncSession, phone: str) -> bool:
-    query = select(func.count()).where(PERSON.c.phone == phone, PERSON.c.sms_opted_out.is_(True))
-    return bool(await session.scalar(query))

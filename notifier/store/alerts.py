@@ -14,6 +14,7 @@ from notifier.alert_request import AlertRequest
 from notifier.domain import (
     ALERT_CODE_ALPHABET,
     ALERT_CODE_LENGTH,
+    OPEN_ALERT_STATUSES,
     PRIORITY_OF_KIND,
     AlertStatus,
     DeliveryStatus,
@@ -23,7 +24,6 @@ from notifier.store import audit
 from notifier.store.tables import DELIVERY, PERSON, PERSON_GROUP, STATION, Alert
 from notifier.store.types import utc_now
 
-OPEN_STATUSES = (AlertStatus.DISPATCHING.value, AlertStatus.DISPATCHED.value)
 LIST_PAGE = 500
 
 
@@ -81,7 +81,7 @@ async def list_alerts(
     """The newest `limit` alerts the caller may read; `active` means dispatching or dispatched."""
     query = select(Alert).order_by(col(Alert.id).desc())
     if status == "active":
-        query = query.where(col(Alert.status).in_(OPEN_STATUSES))
+        query = query.where(col(Alert.status).in_(OPEN_ALERT_STATUSES))
     elif status is not None:
         if status not in {member.value for member in AlertStatus}:
             allowed = ", ".join(["active", *(member.value for member in AlertStatus)])

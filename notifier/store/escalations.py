@@ -9,11 +9,9 @@ from datetime import datetime
 from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notifier.domain import AlertStatus, Channel, Language, ResponseKind
+from notifier.domain import OPEN_ALERT_STATUSES, Channel, Language, ResponseKind
 from notifier.store.outbox import ALERT_PURPOSE, queue_delivery
 from notifier.store.tables import ALERT, DELIVERY, PERSON, PERSON_GROUP, RECIPIENT
-
-OPEN = (AlertStatus.DISPATCHING.value, AlertStatus.DISPATCHED.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +54,11 @@ async def escalating_alerts(session: AsyncSession, max_rounds: int) -> list[Open
     a = ALERT.c
     query = (
         select(a.id, a.title, a.created_at, a.escalate_at, a.escalations)
-        .where(a.status.in_(OPEN), a.materialised_at.is_not(None), a.escalations < max_rounds)
+        .where(
+            a.status.in_(OPEN_ALERT_STATUSES),
+            a.materialised_at.is_not(None),
+            a.escalations < max_rounds,
+        )
         .order_by(a.id)
     )
     return [OpenAlert(*row) for row in await session.execute(query)]
@@ -69,7 +71,7 @@ async def take_round(session: AsyncSession, alert: OpenAlert, next_at: datetime)
         .where(
             ALERT.c.id == alert.id,
             ALERT.c.escalations == alert.escalations,
-            ALERT.c.status.in_(OPEN),
+            ALERT.c.status.in_(OPEN_ALERT_STATUSES),
         )
         .values(escalations=alert.escalations + 1, escalate_at=next_at)
     )
@@ -144,15 +146,6 @@ async def queue_resend(
         .values(escalations=round_, last_escalated_at=now)
     )
     return queued
-
-
-async def reopen(session: AsyncSession, alert_id: int) -> None:
-    """A dispatched alert with deliveries queued again is dispatching until they settle."""
-    await session.execute(
-        update(ALERT)
-        .where(ALERT.c.id == alert_id, ALERT.c.status == AlertStatus.DISPATCHED.value)
-        .values(status=AlertStatus.DISPATCHING.value, dispatched_at=None)
-    )
 
 
 async def focal_points(

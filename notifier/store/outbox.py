@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Insert
 from sqlalchemy.sql.selectable import ScalarSelect
 
-from notifier.domain import AlertStatus, Channel, DeliveryStatus, Purpose
+from notifier.domain import OPEN_ALERT_STATUSES, AlertStatus, Channel, DeliveryStatus, Purpose
 from notifier.store.tables import ALERT, DELIVERY, PERSON, PERSON_GROUP, RECIPIENT
 
 QUEUED = DeliveryStatus.QUEUED.value
@@ -351,21 +351,23 @@ async def fail_over(
             select(ALERT.c.status, ALERT.c.priority).where(ALERT.c.id == alert_id)
         )
     ).one()
-    if not reachable or alert.status not in (
-        AlertStatus.DISPATCHING.value,
-        AlertStatus.DISPATCHED.value,
-    ):
+    if not reachable or alert.status not in OPEN_ALERT_STATUSES:
         return False
     if not await queue_delivery(
         session, alert_id, person, other, now, round_=round_, priority=alert.priority
     ):
         return False
+    await reopen(session, alert_id)
+    return True
+
+
+async def reopen(session: AsyncSession, alert_id: int) -> None:
+    """A dispatched alert with deliveries queued again is dispatching until they settle."""
     await session.execute(
         update(ALERT)
         .where(ALERT.c.id == alert_id, ALERT.c.status == AlertStatus.DISPATCHED.value)
         .values(status=AlertStatus.DISPATCHING.value, dispatched_at=None)
     )
-    return True
 
 
 async def reclaim_expired(session: AsyncSession, now: datetime, max_attempts: int) -> int:
@@ -447,7 +449,7 @@ async def with_several_open_alerts(session: AsyncSession, people: list[int]) -> 
         .join(ALERT, ALERT.c.id == RECIPIENT.c.alert_id)
         .where(
             RECIPIENT.c.person.in_(people),
-            ALERT.c.status.in_((AlertStatus.DISPATCHING.value, AlertStatus.DISPATCHED.value)),
+            ALERT.c.status.in_(OPEN_ALERT_STATUSES),
         )
         .group_by(RECIPIENT.c.person)
         .having(func.count() > 1)

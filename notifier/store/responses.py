@@ -15,11 +15,10 @@ from enum import StrEnum
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notifier.domain import AlertStatus, Channel, Language, ResponseKind
+from notifier.domain import OPEN_ALERT_STATUSES, AlertStatus, Channel, Language, ResponseKind
 from notifier.store.outbox import insert_ignoring_duplicates
 from notifier.store.tables import ALERT, PERSON, RECIPIENT, RESPONSE
 
-OPEN = (AlertStatus.DISPATCHING.value, AlertStatus.DISPATCHED.value)
 MAX_TEXT = 1600
 
 
@@ -71,7 +70,7 @@ class AckTarget:
 async def record_answer(session: AsyncSession, answer: Answer, now: datetime) -> Outcome:
     """Keep the answer in the history and make it the recipient's current response."""
     alert_status = await session.scalar(select(ALERT.c.status).where(ALERT.c.id == answer.alert_id))
-    if alert_status not in OPEN:
+    if alert_status not in OPEN_ALERT_STATUSES:
         return Outcome.NOT_OPEN
     recipient = and_(RECIPIENT.c.alert_id == answer.alert_id, RECIPIENT.c.person == answer.person)
     if await session.scalar(select(func.count()).select_from(RECIPIENT).where(recipient)) == 0:
@@ -115,7 +114,7 @@ async def open_alerts_for_phone(session: AsyncSession, phone: str) -> list[OpenA
         )
         .join(RECIPIENT, RECIPIENT.c.alert_id == ALERT.c.id)
         .join(PERSON, PERSON.c.id == RECIPIENT.c.person)
-        .where(PERSON.c.phone == phone, ALERT.c.status.in_(OPEN))
+        .where(PERSON.c.phone == phone, ALERT.c.status.in_(OPEN_ALERT_STATUSES))
         .order_by(ALERT.c.created_at.desc(), ALERT.c.id.desc(), PERSON.c.id)
     )
     return [
@@ -132,6 +131,22 @@ async def people_with_phone(session: AsyncSession, phone: str) -> list[tuple[int
         .order_by(PERSON.c.id)
     )
     return [(row.id, Language(row.language)) for row in await session.execute(query)]
+
+
+async def answers_so_far(session: AsyncSession, alert_id: int, person: int) -> int:
+    """How many answers the person has given to the alert (the history's length)."""
+    query = (
+        select(func.count())
+        .select_from(RESPONSE)
+        .where(RESPONSE.c.alert_id == alert_id, RESPONSE.c.person == person)
+    )
+    return int(await session.scalar(query) or 0)
+
+
+async def any_opted_out(session: AsyncSession, phone: str) -> bool:
+    """Whether someone with this number has turned SMS alerts off (STOP)."""
+    query = select(func.count()).where(PERSON.c.phone == phone, PERSON.c.sms_opted_out.is_(True))
+    return bool(await session.scalar(query))
 
 
 async def set_sms_opt_out(session: AsyncSession, phone: str, opted_out: bool) -> int:

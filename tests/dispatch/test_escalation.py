@@ -19,6 +19,7 @@ from notifier.settings import EscalationSettings
 from notifier.store import alerts, outbox
 from notifier.store.engine import Database
 from notifier.store.tables import ALERT, DELIVERY, PERSON, RECIPIENT
+from tests.clock import HandClock
 from tests.seeding import seed
 
 REPOSITORY = Path(__file__).parent.parent.parent
@@ -34,17 +35,6 @@ ROWS = [
     f"FOCAL1,Esther Focal,focal@example.org,+254733100005,NBO,fr,{FOCAL}",
     f"FOCAL2,Farid Focal,,+41227000005,GVA,ar,{FOCAL}",
 ]
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.at = T0
-
-    def now(self) -> datetime:
-        """The time the test has set."""
-        return self.at
 
 
 def test_the_first_round_is_due_a_timeout_after_the_alert() -> None:
@@ -95,7 +85,7 @@ class Setting:
 
     def __init__(self, database: Database, max_rounds: int = 2) -> None:
         self.database = database
-        self.clock = Clock()
+        self.clock = HandClock(T0)
         self.wakes = 0
         settings = EscalationSettings(
             ack_timeout_minutes=15, focal_point_group=FOCAL, max_rounds=max_rounds

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from notifier import ack_tokens
 from notifier.access import Principal
 from notifier.alert_request import AlertRequest
+from notifier.clock import SystemClock
 from notifier.domain import Role
 from notifier.inbound.email_answers import inbound_listener
 from notifier.inbound.smtp_listener import InboundSmtpListener
@@ -25,14 +26,6 @@ from tests.seeding import seed
 SECRET = "inbound-test-secret"
 DOMAIN = "reply.example.org"
 NOW = datetime.now(UTC)
-
-
-class Clock:
-    """The real time, as the listener would read it."""
-
-    def now(self) -> datetime:
-        """Now."""
-        return datetime.now(UTC)
 
 
 @pytest.fixture
@@ -59,7 +52,7 @@ async def listening(database: Database) -> AsyncIterator[tuple[InboundSmtpListen
             "NOTIFIER_EMAIL__INBOUND__PORT": "0",
         },
     )
-    async with inbound_listener(database, settings, Clock()) as listener:
+    async with inbound_listener(database, settings, SystemClock()) as listener:
         yield listener, alert.id
 
 

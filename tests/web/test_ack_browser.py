@@ -32,20 +32,13 @@ from notifier.store import alerts, outbox, schema
 from notifier.store.engine import Database
 from notifier.store.tables import PERSON, RECIPIENT, RESPONSE
 from notifier.web.app import create_app
+from tests.clock import HandClock
 from tests.seeding import seed
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 SECRET = "browser-test-secret-key-0123456789abcdef"
 PHONE_SCREEN = (360, 640)
 WAIT_SECONDS = 15
-
-
-class FixedClock:
-    """A clock that always tells NOW."""
-
-    def now(self) -> datetime:
-        """The fixed time."""
-        return NOW
 
 
 class _Server(uvicorn.Server):
@@ -98,7 +91,7 @@ async def served(tmp_path: Path) -> AsyncIterator[Served]:
         await schema.upgrade(database)
         pk = await alert_sent(database)
         settings = load_settings(None, {"NOTIFIER_SECURITY__SECRET_KEY": SECRET})
-        app = create_app(database, settings, clock=FixedClock())
+        app = create_app(database, settings, clock=HandClock(NOW))
         listener = socket.create_server(("127.0.0.1", 0))
         port = listener.getsockname()[1]
         config = uvicorn.Config(app, lifespan="off", access_log=False, log_level="warning")

@@ -24,6 +24,7 @@ from notifier.store.engine import Database
 from notifier.store.tables import PERSON, RECIPIENT, RESPONSE
 from notifier.web.ack_pages import SECURITY_HEADERS, best_language
 from notifier.web.app import create_app
+from tests.clock import HandClock
 from tests.seeding import seed
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -38,24 +39,13 @@ PEOPLE = [
 ]
 
 
-class SettableClock:
-    """A clock that tells the time it was last set to."""
-
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def now(self) -> datetime:
-        """The time set."""
-        return self.at
-
-
 @dataclass(frozen=True, slots=True)
 class AckSite:
     """A client of the app, its database and clock, and the alert sent to the people at NBO."""
 
     client: httpx.AsyncClient
     database: Database
-    clock: SettableClock
+    clock: HandClock
     templates: Templates
     alert_id: int
 
@@ -122,7 +112,7 @@ async def site(database: Database) -> AsyncIterator[AckSite]:
     async with database.session() as session:
         await outbox.materialise_batch(session, alert.id, 100, NOW)
     settings = load_settings(None, {"NOTIFIER_SECURITY__SECRET_KEY": SECRET})
-    clock = SettableClock(NOW)
+    clock = HandClock(NOW)
     app = create_app(database, settings, clock=clock)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:

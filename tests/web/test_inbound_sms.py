@@ -19,6 +19,7 @@ from notifier.store import alerts, outbox
 from notifier.store.engine import Database
 from notifier.store.tables import DELIVERY, PERSON, RECIPIENT, RESPONSE
 from notifier.web.app import create_app
+from tests.clock import HandClock
 from tests.seeding import nairobi_people, seed
 from tests.web.test_webhooks import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL, sign
 from tests.web.wake import WakeCounter
@@ -34,24 +35,13 @@ def phone(index: int) -> str:
     return f"+2547330000{index:02d}"
 
 
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.at = NOW
-
-    def now(self) -> datetime:
-        """The time the test has set."""
-        return self.at
-
-
 @dataclass
 class Inbound:
     """The app, its database and clock, and the alerts raised so far."""
 
     client: httpx.AsyncClient
     database: Database
-    clock: Clock
+    clock: HandClock
     wakes: WakeCounter
     sent: int = 0
 
@@ -135,7 +125,7 @@ async def inbound(database: Database) -> AsyncIterator[Inbound]:
     settings = load_settings(
         None, {"NOTIFIER_SMS__AUTH_TOKEN": AUTH_TOKEN, "NOTIFIER_HTTP__PUBLIC_URL": PUBLIC_URL}
     )
-    clock, wakes = Clock(), WakeCounter()
+    clock, wakes = HandClock(NOW), WakeCounter()
     app = create_app(database, settings, clock=clock, wake_dispatcher=wakes)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
@@ -283,10 +273,10 @@ async def test_a_thousand_replies_within_seconds_are_all_recorded(database: Data
     settings = load_settings(
         None, {"NOTIFIER_SMS__AUTH_TOKEN": AUTH_TOKEN, "NOTIFIER_HTTP__PUBLIC_URL": PUBLIC_URL}
     )
-    app = create_app(database, settings, clock=Clock())
+    app = create_app(database, settings, clock=HandClock(NOW))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        inbound = Inbound(client, database, Clock(), WakeCounter())
+        inbound = Inbound(client, database, HandClock(NOW), WakeCounter())
         alert_id, _ = await inbound.raise_alert()
         replies = [inbound.sms(f"+25472{i:07d}", "1 " if i % 2 else "2") for i in range(1000)]
         responses = await asyncio.gather(*replies)

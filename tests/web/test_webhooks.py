@@ -19,6 +19,7 @@ from notifier.store import alerts, outbox
 from notifier.store.engine import Database
 from notifier.store.tables import DELIVERY, PERSON
 from notifier.web.app import create_app
+from tests.clock import HandClock
 from tests.seeding import nairobi_people, seed
 from tests.web.wake import WakeCounter
 
@@ -32,14 +33,6 @@ ACCOUNT_SID = "AC" + "0" * 32
 UNKNOWN_SID = "SM" + "f" * 32
 
 Snapshot = list[tuple[int, str, str, str | None, datetime | None, datetime | None]]
-
-
-class FixedClock:
-    """A clock that always tells CALLBACK_AT."""
-
-    def now(self) -> datetime:
-        """The fixed time."""
-        return CALLBACK_AT
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +133,7 @@ async def twilio(database: Database) -> AsyncIterator[Callbacks]:
         None, {"NOTIFIER_SMS__AUTH_TOKEN": AUTH_TOKEN, "NOTIFIER_HTTP__PUBLIC_URL": PUBLIC_URL}
     )
     wakes = WakeCounter()
-    app = create_app(database, settings, clock=FixedClock(), wake_dispatcher=wakes)
+    app = create_app(database, settings, clock=HandClock(CALLBACK_AT), wake_dispatcher=wakes)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         yield Callbacks(client, database, wakes, sids)
