@@ -73,7 +73,8 @@ def configure_logging(settings: LoggingSettings, stream: TextIO | None = None) -
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
+        # Below the level, a call returns at once: no event is built for the chain to drop.
+        wrapper_class=structlog.make_filtering_bound_logger(settings.level.upper()),
         cache_logger_on_first_use=True,
     )
     formatter = structlog.stdlib.ProcessorFormatter(

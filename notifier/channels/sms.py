@@ -18,8 +18,8 @@ This is the only module that imports `twilio`. Every failure becomes a `SendErro
     anything else (unreadable answer, 3xx)           TransientSendError    Twilio's code
 
 The SDK's own retries stay off (`max_retries` unset): they re-POST, and a POST that reached
-Twilio before the connection dropped would be sent twice. The SDK's `timeout` is not applied by
-its aiohttp client, so the deadline is ours (`asyncio.timeout`). A send that timed out may have
+Twilio before the connection dropped would be sent twice. The deadline is the aiohttp session's
+(`notifier.channels.twilio_http`), over the whole exchange. A send that timed out may have
 been accepted by Twilio; retrying it is the rare duplicate the design accepts over a loss.
 """
 
@@ -28,26 +28,21 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from contextvars import ContextVar
-from types import SimpleNamespace, TracebackType
+from types import TracebackType
 from typing import Any, Self
 
 import aiohttp
 import structlog
 from twilio.base.exceptions import TwilioException
-from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from notifier.channels.base import OutgoingSms
+from notifier.channels.twilio_http import TwilioHttpClient, retry_after_hints
 from notifier.errors import ConfigError, PermanentSendError, SendError, TransientSendError
 from notifier.settings import SmsSettings
 
 log = structlog.get_logger(__name__)
-
-# The SDK's exceptions carry no response headers, so Retry-After is read in an aiohttp trace
-# hook. Each `send` puts a fresh list here; the hook runs in the sending task's context.
-_retry_after: ContextVar[list[str] | None] = ContextVar("twilio_retry_after", default=None)
 
 _RATE_LIMITED = 20429
 _AUTHENTICATION_FAILED = 20003
@@ -61,17 +56,15 @@ class TwilioSmsChannel:
             raise ConfigError("configuration error: sms.from_number: required to send SMS")
         self._settings = settings
         self._status_callback_url = status_callback_url
-        self._http: AsyncTwilioHttpClient | None = None
+        self._http: TwilioHttpClient | None = None
         self._client: Any = None
         self._slots = asyncio.Semaphore(settings.concurrency)
 
     async def __aenter__(self) -> Self:
-        trace = aiohttp.TraceConfig()
-        trace.on_request_end.append(_remember_retry_after)
         # Built here, in the running loop: the aiohttp session binds to it. A logger of our own,
-        # outside the logging tree, silences the SDK's dozen INFO lines per request.
-        self._http = AsyncTwilioHttpClient(
-            trace_configs=[trace], logger=logging.Logger("twilio.http", logging.WARNING)
+        # outside the logging tree, silences the SDK's INFO lines.
+        self._http = TwilioHttpClient(
+            logging.Logger("twilio.http", logging.WARNING), self._settings.timeout_seconds
         )
         self._client = Client(
             self._settings.account_sid,
@@ -106,22 +99,19 @@ class TwilioSmsChannel:
             if self._settings.from_number
             else {"messaging_service_sid": self._settings.messaging_service_sid}
         )
-        hints: list[str] = []
-        token = _retry_after.set(hints)
-        try:
-            async with self._slots, asyncio.timeout(self._settings.timeout_seconds):
-                created = await self._client.messages.create_async(
-                    to=message.to,
-                    body=message.body,
-                    status_callback=self._status_callback_url,
-                    **sender,
-                )
-        except (TwilioException, aiohttp.ClientError, OSError, ValueError) as error:
-            failure = classify_failure(error, hints[-1] if hints else None)
-            _log_failure(message, error, failure)
-            raise failure from error
-        finally:
-            _retry_after.reset(token)
+        with retry_after_hints() as hints:
+            try:
+                async with self._slots:
+                    created = await self._client.messages.create_async(
+                        to=message.to,
+                        body=message.body,
+                        status_callback=self._status_callback_url,
+                        **sender,
+                    )
+            except (TwilioException, aiohttp.ClientError, OSError, ValueError) as error:
+                failure = classify_failure(error, hints[-1] if hints else None)
+                _log_failure(message, error, failure)
+                raise failure from error
         sid = created.sid
         if not isinstance(sid, str) or not sid:
             raise TransientSendError("twilio accepted the request without a message sid")
@@ -162,17 +152,6 @@ def twilio_signature_is_valid(
     """Whether `signature` (X-Twilio-Signature) is Twilio's for this public URL and form."""
     valid = RequestValidator(auth_token).validate(url, dict(params), signature)
     return valid is True
-
-
-async def _remember_retry_after(
-    _session: aiohttp.ClientSession,
-    _context: SimpleNamespace,
-    params: aiohttp.TraceRequestEndParams,
-) -> None:
-    hints = _retry_after.get()
-    value = params.response.headers.get("Retry-After")
-    if hints is not None and value is not None:
-        hints.append(value)
 
 
 def _seconds(retry_after: str | None) -> float | None:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import structlog
@@ -27,8 +28,9 @@ from notifier.errors import SendError, TransientSendError
 from notifier.messages import AlertContent
 from notifier.retry import GiveUp, RetryPolicy, after_failure
 from notifier.settings import DispatchSettings, Settings
-from notifier.store import outbox
+from notifier.store import outbox, sending
 from notifier.store.engine import Database
+from notifier.store.sending import ClaimedDelivery
 
 log = structlog.get_logger(__name__)
 
@@ -84,7 +86,7 @@ def configured_lanes(
 
 @dataclass(frozen=True, slots=True)
 class _Job:
-    delivery: outbox.ClaimedDelivery
+    delivery: ClaimedDelivery
     alert: AlertToSend | None  # None: the alert was cancelled meanwhile
     person: Addressee
     show_code: bool = False  # the person has several open alerts: the SMS names this one
@@ -143,10 +145,14 @@ class Dispatcher:
             async with self._database.session() as session:
                 pending = await outbox.alerts_to_materialise(session)
             for alert_id in pending:
-                async with self._database.session() as session:
-                    result = await outbox.materialise_batch(
-                        session, alert_id, self._settings.materialise_batch, self._clock.now()
+                result = await self._database.run(
+                    partial(
+                        outbox.materialise,
+                        alert_id=alert_id,
+                        batch_size=self._settings.materialise_batch,
+                        now=self._clock.now(),
                     )
+                )
                 if result.deliveries:
                     for lane in self._lanes.values():
                         lane.wake.set()
@@ -193,34 +199,28 @@ class Dispatcher:
         await _drain(lane, grace)
 
     async def _claim(self, channel: Channel, limit: int) -> list[_Job]:
-        lease = timedelta(seconds=self._settings.lease_seconds)
-        async with self._database.session() as session:
-            claimed = await outbox.claim(
-                session, channel, limit, self._worker, self._clock.now(), lease
+        claim = await self._database.run(
+            partial(
+                sending.claim_with_details,
+                channel=channel,
+                limit=limit,
+                worker=self._worker,
+                now=self._clock.now(),
+                lease=timedelta(seconds=self._settings.lease_seconds),
+                known_alerts=self._alerts.keys(),
             )
-            if not claimed:
-                return []
-            unseen = sorted({d.alert_id for d in claimed} - self._alerts.keys())
-            if unseen:
-                rows = await outbox.alerts_for_sending(session, unseen)
-                self._alerts.update(
-                    (alert_id, _alert_to_send(rows[alert_id])) for alert_id in unseen
-                )
-            ids = sorted({d.person for d in claimed})
-            people = await outbox.addressees(session, ids)
-            several = (
-                await outbox.with_several_open_alerts(session, ids)
-                if channel is Channel.SMS
-                else set()
-            )
+        )
+        self._alerts.update(
+            (alert_id, _alert_to_send(row)) for alert_id, row in claim.alerts.items()
+        )
         return [
             _Job(
                 delivery,
                 self._alerts[delivery.alert_id],
-                _addressee(people[delivery.person]),
-                delivery.person in several,
+                _addressee(claim.people[delivery.person]),
+                delivery.person in claim.several,
             )
-            for delivery in claimed
+            for delivery in claim.deliveries
         ]
 
     async def _deliver(self, lane: Lane, semaphore: asyncio.Semaphore, job: _Job) -> None:
@@ -277,7 +277,7 @@ class Dispatcher:
             return self._factory.sms(job.alert, person, show_code=job.show_code)
         return self._factory.email(job.alert, person)
 
-    async def _record_failure(self, delivery: outbox.ClaimedDelivery, error: SendError) -> None:
+    async def _record_failure(self, delivery: ClaimedDelivery, error: SendError) -> None:
         now = self._clock.now()
         decision = after_failure(self._policy, error, delivery.attempts, now, self._jitter)
         async with self._database.session() as session:

@@ -8,9 +8,10 @@ Batching the commits (every few milliseconds) keeps that from costing throughput
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 
 from notifier.clock import Clock
-from notifier.store import outbox
+from notifier.store import sending
 from notifier.store.engine import Database
 
 MAX_BATCH = 500
@@ -39,9 +40,10 @@ class SentRecorder:
             await asyncio.sleep(self._linger)
             batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
             try:
-                async with self._database.session() as session:
-                    sent = [(delivery_id, provider_id) for delivery_id, provider_id, _ in batch]
-                    await outbox.mark_sent_many(session, sent, self._clock.now())
+                sent = [(delivery_id, provider_id) for delivery_id, provider_id, _ in batch]
+                await self._database.run(
+                    partial(sending.mark_sent, sent=sent, now=self._clock.now())
+                )
             except Exception as error:  # each waiter sees the failure; its delivery stays leased
                 for _, _, done in batch:
                     if not done.done():

@@ -1,9 +1,7 @@
-"""The outbox: turn an alert's audience into deliveries, claim them under a lease, record outcomes.
+"""The outbox: turn an alert's audience into deliveries, record outcomes, settle alerts.
 
-Claiming is the one place where replicas compete. On PostgreSQL the due rows are locked with
-`FOR UPDATE SKIP LOCKED`; SQLite ignores row locks, so there the claim is a single conditional
-`UPDATE … WHERE status = 'queued' … RETURNING`, which SQLite runs under its one writer lock.
-Either way no delivery is handed to two workers while its lease holds.
+Claiming due deliveries and recording sent ones, the statements run for every message, are
+in `notifier.store.sending`; `claim` and `mark_sent` here run them in an async session.
 """
 
 from __future__ import annotations
@@ -13,17 +11,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, bindparam, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Table, and_, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Insert
 from sqlalchemy.sql.selectable import ScalarSelect
 
 from notifier.domain import OPEN_ALERT_STATUSES, AlertStatus, Channel, DeliveryStatus, Purpose
+from notifier.store import sending
+from notifier.store.sending import QUEUED, SENDING, ClaimedDelivery
 from notifier.store.tables import ALERT, DELIVERY, PERSON, PERSON_GROUP, RECIPIENT
 
-QUEUED = DeliveryStatus.QUEUED.value
-SENDING = DeliveryStatus.SENDING.value
 UNSETTLED = (QUEUED, SENDING)
 FIRST_BATCH = 100
 ALERT_PURPOSE = Purpose.ALERT.value
@@ -36,22 +34,6 @@ class Materialised:
     recipients: int
     deliveries: int
     finished: bool
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimedDelivery:
-    """A delivery this worker holds the lease on."""
-
-    id: int
-    alert_id: int
-    person: int
-    channel: Channel
-    attempts: int
-    round: int
-    lease_until: datetime
-    purpose: Purpose = Purpose.ALERT
-    subject: str | None = None
-    body: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +53,9 @@ class Notice:
     subject: str | None = None
 
 
-def insert_ignoring_duplicates(session: AsyncSession, table: Table) -> Insert:
-    """`INSERT … ON CONFLICT DO NOTHING` in the session's dialect."""
-    dialect = session.get_bind().dialect.name
+def insert_ignoring_duplicates(bind: AsyncSession | Connection, table: Table) -> Insert:
+    """`INSERT … ON CONFLICT DO NOTHING` in the session's or connection's dialect."""
+    dialect = bind.dialect.name if isinstance(bind, Connection) else bind.get_bind().dialect.name
     module: Any = postgresql if dialect == "postgresql" else sqlite
     statement: Insert = module.insert(table).on_conflict_do_nothing()
     return statement
@@ -92,17 +74,26 @@ async def alerts_to_materialise(session: AsyncSession) -> list[int]:
 async def materialise_batch(
     session: AsyncSession, alert_id: int, batch_size: int, now: datetime
 ) -> Materialised:
+    """`materialise` in an async session."""
+    return await session.run_sync(
+        lambda sync: materialise(sync.connection(), alert_id, batch_size, now)
+    )
+
+
+def materialise(
+    connection: Connection, alert_id: int, batch_size: int, now: datetime
+) -> Materialised:
     """Add the next `batch_size` people of the alert's audience, by person id, to the outbox.
 
     Resumable and safe to run from several replicas: the alert's cursor moves only by
     compare-and-set, and a batch that lost the race writes nothing.
     """
-    alert = (await session.execute(select(ALERT).where(ALERT.c.id == alert_id))).one()
+    alert = connection.execute(select(ALERT).where(ALERT.c.id == alert_id)).one()
     if alert.status != AlertStatus.DISPATCHING.value or alert.materialised_at is not None:
         return Materialised(0, 0, True)
     if alert.materialise_cursor == 0:  # a small first batch: the first messages leave sooner
         batch_size = min(batch_size, FIRST_BATCH)
-    people = (await session.execute(_audience_batch(alert, batch_size))).all()
+    people = connection.execute(_audience_batch(alert, batch_size)).all()
     channels = [Channel(name) for name in alert.channels]
     recipients: list[dict[str, object]] = []
     deliveries: list[dict[str, object]] = []
@@ -133,7 +124,7 @@ async def materialise_batch(
             for channel in reachable
         )
     finished = len(people) < batch_size
-    moved = await session.execute(
+    moved = connection.execute(
         update(ALERT)
         .where(
             ALERT.c.id == alert_id,
@@ -148,12 +139,11 @@ async def materialise_batch(
             materialised_at=now if finished else None,
         )
     )
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
-        await session.rollback()
+    if moved.rowcount != 1:  # another replica moved the cursor first; nothing was written
         return Materialised(0, 0, False)
     if recipients:
-        await session.execute(insert_ignoring_duplicates(session, RECIPIENT), recipients)
-        await session.execute(insert_ignoring_duplicates(session, DELIVERY), deliveries)
+        connection.execute(insert_ignoring_duplicates(connection, RECIPIENT), recipients)
+        connection.execute(insert_ignoring_duplicates(connection, DELIVERY), deliveries)
     return Materialised(len(recipients), len(deliveries), finished)
 
 
@@ -206,81 +196,19 @@ async def claim(
     now: datetime,
     lease: timedelta,
 ) -> list[ClaimedDelivery]:
-    """Lease up to `limit` due deliveries of one channel to `worker`, emergencies first."""
-    due = (
-        select(DELIVERY.c.id)
-        .where(
-            DELIVERY.c.status == QUEUED,
-            DELIVERY.c.channel == channel.value,
-            DELIVERY.c.next_attempt_at <= now,
-        )
-        .order_by(DELIVERY.c.priority, DELIVERY.c.next_attempt_at, DELIVERY.c.id)
-        .limit(limit)
+    """Lease up to `limit` due deliveries of one channel to `worker` (`sending.claim`)."""
+    return await session.run_sync(
+        lambda sync: sending.claim(sync.connection(), channel, limit, worker, now, lease)
     )
-    if session.get_bind().dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True)
-    # A CTE runs once. As a plain `IN (subquery)`, PostgreSQL may run the locking subquery
-    # again for every row it updates, each time skipping the rows it has just updated, and
-    # so claim far more than `limit` (measured: 60 rows for a limit of 7).
-    chosen = due.cte("due")
-    c = DELIVERY.c
-    claimed = await session.execute(
-        update(DELIVERY)
-        .where(c.id.in_(select(chosen.c.id)), c.status == QUEUED)
-        .values(
-            status=SENDING, leased_by=worker, lease_expires_at=now + lease, attempts=c.attempts + 1
-        )
-        .returning(
-            c.id, c.alert_id, c.person, c.channel, c.attempts, c.round, c.purpose, c.subject, c.body
-        )
-    )
-    rows = sorted(claimed.all(), key=lambda row: row.id)
-    return [
-        ClaimedDelivery(
-            r.id,
-            r.alert_id,
-            r.person,
-            Channel(r.channel),
-            r.attempts,
-            r.round,
-            now + lease,
-            Purpose(r.purpose),
-            r.subject,
-            r.body,
-        )
-        for r in rows
-    ]
 
 
 async def mark_sent(
     session: AsyncSession, delivery_id: int, provider_id: str, now: datetime
 ) -> None:
     """The provider accepted the message: keep its id, whoever holds the lease now."""
-    await mark_sent_many(session, [(delivery_id, provider_id)], now)
-
-
-async def mark_sent_many(session: AsyncSession, sent: list[tuple[int, str]], now: datetime) -> None:
-    """Record several accepted messages (delivery id, provider id) in one statement batch."""
-    if not sent:
-        return
-    c = DELIVERY.c
-    statement = (
-        update(DELIVERY)
-        # `IN` expands its parameters, which executemany refuses: spell the two states out.
-        .where(c.id == bindparam("delivery_id"), or_(c.status == QUEUED, c.status == SENDING))
-        .values(
-            status=DeliveryStatus.SENT.value,
-            provider_id=bindparam("accepted_as"),
-            sent_at=now,
-            lease_expires_at=None,  # leased_by stays: which worker sent it
-            last_error=None,
-        )
+    await session.run_sync(
+        lambda sync: sending.mark_sent(sync.connection(), [(delivery_id, provider_id)], now)
     )
-    rows = [
-        {"delivery_id": delivery_id, "accepted_as": provider_id}
-        for delivery_id, provider_id in sent
-    ]
-    await session.execute(statement, rows)
 
 
 async def mark_retry(
@@ -427,34 +355,11 @@ async def queue_depth(session: AsyncSession) -> dict[str, int]:
     return {channel: int(count) for channel, count in (await session.execute(query)).all()}
 
 
-async def alerts_for_sending(session: AsyncSession, alert_ids: list[int]) -> dict[int, Any]:
-    """The alerts' rows (content, status, creation time) by id."""
-    rows = await session.execute(select(ALERT).where(ALERT.c.id.in_(alert_ids)))
-    return {row.id: row for row in rows.all()}
-
-
-async def addressees(session: AsyncSession, people: list[int]) -> dict[int, Any]:
-    """The people's contact details and language by id."""
-    c = PERSON.c
-    rows = await session.execute(select(c.id, c.phone, c.email, c.language).where(c.id.in_(people)))
-    return {row.id: row for row in rows.all()}
-
-
 async def with_several_open_alerts(session: AsyncSession, people: list[int]) -> set[int]:
-    """Those of `people` who were sent more than one open alert: their SMS names the alert."""
-    if not people:
-        return set()
-    query = (
-        select(RECIPIENT.c.person)
-        .join(ALERT, ALERT.c.id == RECIPIENT.c.alert_id)
-        .where(
-            RECIPIENT.c.person.in_(people),
-            ALERT.c.status.in_(OPEN_ALERT_STATUSES),
-        )
-        .group_by(RECIPIENT.c.person)
-        .having(func.count() > 1)
+    """Those of `people` who were sent more than one open alert (`sending.several_open_alerts`)."""
+    return await session.run_sync(
+        lambda sync: sending.several_open_alerts(sync.connection(), people)
     )
-    return set((await session.execute(query)).scalars())
 
 
 async def queue_notice(session: AsyncSession, notice: Notice, now: datetime) -> bool:

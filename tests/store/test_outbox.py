@@ -12,7 +12,7 @@ from notifier.access import Principal
 from notifier.alert_request import AlertRequest
 from notifier.domain import AlertKind, AlertStatus, Channel, DeliveryStatus, Role
 from notifier.errors import FieldError, ForbiddenError
-from notifier.store import alerts, outbox
+from notifier.store import alerts, outbox, sending
 from notifier.store.engine import Database
 from notifier.store.tables import ALERT, DELIVERY, PERSON, RECIPIENT
 from tests.seeding import nairobi_people, seed
@@ -121,8 +121,8 @@ async def test_claims_are_exclusive_and_emergencies_first(database: Database) ->
     for alert_id in (drill, emergency):
         await _materialise_all(database, alert_id)
 
-    async def worker(name: str) -> list[outbox.ClaimedDelivery]:
-        claimed: list[outbox.ClaimedDelivery] = []
+    async def worker(name: str) -> list[sending.ClaimedDelivery]:
+        claimed: list[sending.ClaimedDelivery] = []
         while True:
             async with database.session() as session:
                 batch = await outbox.claim(session, Channel.SMS, 7, name, NOW, LEASE)

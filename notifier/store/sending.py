@@ -1,0 +1,210 @@
+"""The statements the dispatcher runs for every message: claim due deliveries, record sent ones.
+
+They run for every message of every alert, so they are built once, here, and run as plain
+functions on a connection inside one transaction (`Database.run`): on SQLite a synchronous
+connection in a thread of its own, without the async adapter's cost on every statement.
+
+Claiming is the one place where replicas compete. On PostgreSQL the due rows are locked with
+`FOR UPDATE SKIP LOCKED`; SQLite ignores row locks, so there the claim is a single conditional
+`UPDATE … WHERE status = 'queued' … RETURNING`, which SQLite runs under its one writer lock.
+Either way no delivery is handed to two workers while its lease holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Integer, Update, bindparam, func, or_, select, update
+
+from notifier.domain import OPEN_ALERT_STATUSES, Channel, DeliveryStatus, Purpose
+from notifier.store.tables import ALERT, DELIVERY, PERSON, RECIPIENT
+
+QUEUED = DeliveryStatus.QUEUED.value
+SENDING = DeliveryStatus.SENDING.value
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedDelivery:
+    """A delivery this worker holds the lease on."""
+
+    id: int
+    alert_id: int
+    person: int
+    channel: Channel
+    attempts: int
+    round: int
+    lease_until: datetime
+    purpose: Purpose = Purpose.ALERT
+    subject: str | None = None
+    body: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """Deliveries just leased, with what sending them needs from the database."""
+
+    deliveries: list[ClaimedDelivery]
+    people: dict[int, Any] = field(default_factory=dict)
+    """Contact details and language (rows with id, phone, email, language) by person id."""
+    alerts: dict[int, Any] = field(default_factory=dict)
+    """Rows of the deliveries' alerts the caller did not already know, by alert id."""
+    several: set[int] = field(default_factory=set)
+    """People sent more than one open alert (asked for SMS only: the SMS names the alert)."""
+
+
+def _claim_statement(*, lock_rows: bool) -> Update:
+    c = DELIVERY.c
+    due = (
+        select(c.id)
+        .where(
+            c.status == QUEUED,
+            c.channel == bindparam("due_channel"),
+            c.next_attempt_at <= bindparam("due_by", type_=c.next_attempt_at.type),
+        )
+        .order_by(c.priority, c.next_attempt_at, c.id)
+        .limit(bindparam("due_limit", type_=Integer()))
+    )
+    if lock_rows:
+        due = due.with_for_update(skip_locked=True)
+    # A CTE runs once. As a plain `IN (subquery)`, PostgreSQL may run the locking subquery
+    # again for every row it updates, each time skipping the rows it has just updated, and
+    # so claim far more than `limit` (measured: 60 rows for a limit of 7).
+    chosen = due.cte("due")
+    return (
+        update(DELIVERY)
+        .where(c.id.in_(select(chosen.c.id)), c.status == QUEUED)
+        .values(
+            status=SENDING,
+            leased_by=bindparam("worker"),
+            lease_expires_at=bindparam("lease_until", type_=c.lease_expires_at.type),
+            attempts=c.attempts + 1,
+        )
+        .returning(
+            c.id, c.alert_id, c.person, c.channel, c.attempts, c.round, c.purpose, c.subject, c.body
+        )
+    )
+
+
+_CLAIM = {
+    "postgresql": _claim_statement(lock_rows=True),
+    "sqlite": _claim_statement(lock_rows=False),
+}
+
+_ADDRESSEES = select(PERSON.c.id, PERSON.c.phone, PERSON.c.email, PERSON.c.language).where(
+    PERSON.c.id.in_(bindparam("people", expanding=True))
+)
+
+_ALERTS = select(ALERT).where(ALERT.c.id.in_(bindparam("alerts", expanding=True)))
+
+_SEVERAL_OPEN_ALERTS = (
+    select(RECIPIENT.c.person)
+    .join(ALERT, ALERT.c.id == RECIPIENT.c.alert_id)
+    .where(
+        RECIPIENT.c.person.in_(bindparam("people", expanding=True)),
+        ALERT.c.status.in_(OPEN_ALERT_STATUSES),
+    )
+    .group_by(RECIPIENT.c.person)
+    .having(func.count() > 1)
+)
+
+_MARK_SENT = (
+    update(DELIVERY)
+    # `IN` expands its parameters, which executemany refuses: spell the two states out.
+    .where(
+        DELIVERY.c.id == bindparam("delivery_id"),
+        or_(DELIVERY.c.status == QUEUED, DELIVERY.c.status == SENDING),
+    )
+    .values(
+        status=DeliveryStatus.SENT.value,
+        provider_id=bindparam("accepted_as"),
+        sent_at=bindparam("sent", type_=DELIVERY.c.sent_at.type),
+        lease_expires_at=None,  # leased_by stays: which worker sent it
+        last_error=None,
+    )
+)
+
+
+def claim(
+    connection: Connection,
+    channel: Channel,
+    limit: int,
+    worker: str,
+    now: datetime,
+    lease: timedelta,
+) -> list[ClaimedDelivery]:
+    """Lease up to `limit` due deliveries of one channel to `worker`, emergencies first."""
+    until = now + lease
+    result = connection.execute(
+        _CLAIM[connection.dialect.name],
+        {
+            "due_channel": channel.value,
+            "due_by": now,
+            "due_limit": limit,
+            "worker": worker,
+            "lease_until": until,
+        },
+    )
+    rows = sorted(result.all(), key=lambda row: row.id)
+    return [
+        ClaimedDelivery(
+            r.id,
+            r.alert_id,
+            r.person,
+            Channel(r.channel),
+            r.attempts,
+            r.round,
+            until,
+            Purpose(r.purpose),
+            r.subject,
+            r.body,
+        )
+        for r in rows
+    ]
+
+
+def claim_with_details(
+    connection: Connection,
+    channel: Channel,
+    limit: int,
+    worker: str,
+    now: datetime,
+    lease: timedelta,
+    known_alerts: Collection[int],
+) -> Claim:
+    """`claim`, and in the same transaction the people, the unknown alerts and who has several."""
+    deliveries = claim(connection, channel, limit, worker, now, lease)
+    if not deliveries:
+        return Claim([])
+    people = sorted({d.person for d in deliveries})
+    unseen = sorted({d.alert_id for d in deliveries}.difference(known_alerts))
+    contacts = connection.execute(_ADDRESSEES, {"people": people}).all()
+    alerts = connection.execute(_ALERTS, {"alerts": unseen}).all() if unseen else []
+    several = several_open_alerts(connection, people) if channel is Channel.SMS else set()
+    return Claim(
+        deliveries,
+        {row.id: row for row in contacts},
+        {row.id: row for row in alerts},
+        several,
+    )
+
+
+def several_open_alerts(connection: Connection, people: list[int]) -> set[int]:
+    """Those of `people` who were sent more than one open alert: their SMS names the alert."""
+    if not people:
+        return set()
+    return set(connection.execute(_SEVERAL_OPEN_ALERTS, {"people": people}).scalars())
+
+
+def mark_sent(connection: Connection, sent: list[tuple[int, str]], now: datetime) -> None:
+    """Record accepted messages (delivery id, provider id), whoever holds the lease now."""
+    if sent:
+        connection.execute(
+            _MARK_SENT,
+            [
+                {"delivery_id": delivery_id, "accepted_as": provider_id, "sent": now}
+                for delivery_id, provider_id in sent
+            ],
+        )
