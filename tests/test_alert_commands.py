@@ -22,7 +22,7 @@ from notifier.alert_watch import ProgressTracker, Snapshot, follow, watch
 from notifier.cli import main
 from notifier.domain import AlertStatus, Channel, DeliveryStatus, ResponseKind, Role
 from notifier.settings import load_settings
-from notifier.store import outbox, responses, schema, tokens
+from notifier.store import materialisation, outbox, responses, schema, tokens
 from notifier.store.alert_views import AlertCounts
 from notifier.store.engine import Database
 from notifier.store.responses import Outcome
@@ -89,7 +89,7 @@ async def _progress(database: Database, alert_id: int, *, sms_sent: int) -> None
     """Do what the daemon does first: materialise, claim every SMS, mark `sms_sent` of them sent."""
     now = utc_now()
     async with database.session() as session:
-        await outbox.materialise_batch(session, alert_id, 1000, now)
+        await materialisation.materialise_batch(session, alert_id, 1000, now)
     async with database.session() as session:
         claimed = await outbox.claim(session, Channel.SMS, 100, "test", now, LEASE)
     async with database.session() as session:
@@ -101,7 +101,7 @@ async def _settle(database: Database, alert_id: int) -> None:
     """Do what the daemon does to the end: claim what is queued, mark everything sent, settle."""
     now = utc_now()
     async with database.session() as session:
-        await outbox.materialise_batch(session, alert_id, 1000, now)
+        await materialisation.materialise_batch(session, alert_id, 1000, now)
     async with database.session() as session:
         for channel in Channel:
             await outbox.claim(session, channel, 100, "test", now, LEASE)

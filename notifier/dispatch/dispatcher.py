@@ -28,7 +28,7 @@ from notifier.errors import SendError, TransientSendError
 from notifier.messages import AlertContent
 from notifier.retry import GiveUp, RetryPolicy, after_failure
 from notifier.settings import DispatchSettings, Settings
-from notifier.store import outbox, sending
+from notifier.store import materialisation, outbox, sending
 from notifier.store.engine import Database
 from notifier.store.sending import ClaimedDelivery
 
@@ -143,11 +143,11 @@ class Dispatcher:
         while not stopping.is_set():
             progressed = False
             async with self._database.session() as session:
-                pending = await outbox.alerts_to_materialise(session)
+                pending = await materialisation.alerts_to_materialise(session)
             for alert_id in pending:
                 result = await self._database.run(
                     partial(
-                        outbox.materialise,
+                        materialisation.materialise,
                         alert_id=alert_id,
                         batch_size=self._settings.materialise_batch,
                         now=self._clock.now(),

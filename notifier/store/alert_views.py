@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.domain import Channel, DeliveryStatus, ResponseKind
-from notifier.store.outbox import ALERT_PURPOSE, audience_condition
+from notifier.store.materialisation import audience_condition
+from notifier.store.outbox import ALERT_PURPOSE
 from notifier.store.tables import ALERT, DELIVERY, PERSON, RECIPIENT, Alert
 
 CHANNEL_STATES = (

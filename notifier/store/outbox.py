@@ -6,12 +6,11 @@ in `notifier.store.sending`; `claim` and `mark_sent` here run them in an async s
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Table, and_, exists, func, or_, select, update
+from sqlalchemy import Connection, Table, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Insert
@@ -20,20 +19,10 @@ from sqlalchemy.sql.selectable import ScalarSelect
 from notifier.domain import OPEN_ALERT_STATUSES, AlertStatus, Channel, DeliveryStatus, Purpose
 from notifier.store import sending
 from notifier.store.sending import QUEUED, SENDING, ClaimedDelivery
-from notifier.store.tables import ALERT, DELIVERY, PERSON, PERSON_GROUP, RECIPIENT
+from notifier.store.tables import ALERT, DELIVERY, PERSON
 
 UNSETTLED = (QUEUED, SENDING)
-FIRST_BATCH = 100
 ALERT_PURPOSE = Purpose.ALERT.value
-
-
-@dataclass(frozen=True, slots=True)
-class Materialised:
-    """What one materialisation batch did."""
-
-    recipients: int
-    deliveries: int
-    finished: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,133 +48,6 @@ def insert_ignoring_duplicates(bind: AsyncSession | Connection, table: Table) ->
     module: Any = postgresql if dialect == "postgresql" else sqlite
     statement: Insert = module.insert(table).on_conflict_do_nothing()
     return statement
-
-
-async def alerts_to_materialise(session: AsyncSession) -> list[int]:
-    """Alerts still being dispatched whose audience is not yet fully in the outbox."""
-    query = (
-        select(ALERT.c.id)
-        .where(ALERT.c.status == AlertStatus.DISPATCHING.value, ALERT.c.materialised_at.is_(None))
-        .order_by(ALERT.c.priority, ALERT.c.id)
-    )
-    return list((await session.execute(query)).scalars())
-
-
-async def materialise_batch(
-    session: AsyncSession, alert_id: int, batch_size: int, now: datetime
-) -> Materialised:
-    """`materialise` in an async session."""
-    return await session.run_sync(
-        lambda sync: materialise(sync.connection(), alert_id, batch_size, now)
-    )
-
-
-def materialise(
-    connection: Connection, alert_id: int, batch_size: int, now: datetime
-) -> Materialised:
-    """Add the next `batch_size` people of the alert's audience, by person id, to the outbox.
-
-    Resumable and safe to run from several replicas: the alert's cursor moves only by
-    compare-and-set, and a batch that lost the race writes nothing.
-    """
-    alert = connection.execute(select(ALERT).where(ALERT.c.id == alert_id)).one()
-    if alert.status != AlertStatus.DISPATCHING.value or alert.materialised_at is not None:
-        return Materialised(0, 0, True)
-    if alert.materialise_cursor == 0:  # a small first batch: the first messages leave sooner
-        batch_size = min(batch_size, FIRST_BATCH)
-    people = connection.execute(_audience_batch(alert, batch_size)).all()
-    channels = [Channel(name) for name in alert.channels]
-    recipients: list[dict[str, object]] = []
-    deliveries: list[dict[str, object]] = []
-    inactive = opted_out = 0
-    for person in people:
-        if not person.active:
-            inactive += 1
-            continue
-        reachable, skipped_sms = _channels_for(person, channels)
-        opted_out += skipped_sms
-        if not reachable:
-            continue
-        recipients.append(
-            {"alert_id": alert_id, "person": person.id, "station_code": person.station_code}
-        )
-        deliveries.extend(
-            {
-                "alert_id": alert_id,
-                "person": person.id,
-                "channel": channel.value,
-                "round": 0,
-                "status": QUEUED,
-                "priority": alert.priority,
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-            }
-            for channel in reachable
-        )
-    finished = len(people) < batch_size
-    moved = connection.execute(
-        update(ALERT)
-        .where(
-            ALERT.c.id == alert_id,
-            ALERT.c.materialise_cursor == alert.materialise_cursor,
-            ALERT.c.status == AlertStatus.DISPATCHING.value,
-        )
-        .values(
-            materialise_cursor=people[-1].id if people else alert.materialise_cursor,
-            skipped_inactive=ALERT.c.skipped_inactive + inactive,
-            skipped_opted_out=ALERT.c.skipped_opted_out + opted_out,
-            recipients=ALERT.c.recipients + len(recipients),
-            materialised_at=now if finished else None,
-        )
-    )
-    if moved.rowcount != 1:  # another replica moved the cursor first; nothing was written
-        return Materialised(0, 0, False)
-    if recipients:
-        connection.execute(insert_ignoring_duplicates(connection, RECIPIENT), recipients)
-        connection.execute(insert_ignoring_duplicates(connection, DELIVERY), deliveries)
-    return Materialised(len(recipients), len(deliveries), finished)
-
-
-def audience_condition(audience: Mapping[str, list[str]]) -> ColumnElement[bool]:
-    """Who an alert's audience names: people of its stations (in its groups, if any) and by id."""
-    stations, groups, people = audience["stations"], audience["groups"], audience["people"]
-    conditions: list[ColumnElement[bool]] = []
-    if stations:
-        conditions.append(PERSON.c.station_code.in_(stations))
-        if groups:
-            members = select(PERSON_GROUP.c.person).where(PERSON_GROUP.c.name.in_(groups))
-            conditions[0] = and_(conditions[0], PERSON.c.id.in_(members))
-    if people:
-        conditions.append(PERSON.c.person_id.in_(people))
-    return or_(*conditions)
-
-
-def _audience_batch(alert: Any, batch_size: int) -> Any:
-    c = PERSON.c
-    return (
-        select(c.id, c.station_code, c.phone, c.email, c.active, c.sms_opted_out)
-        .where(c.id > alert.materialise_cursor, audience_condition(alert.audience))
-        .order_by(c.id)
-        .limit(batch_size)
-    )
-
-
-def _channels_for(person: Any, wanted: list[Channel]) -> tuple[list[Channel], int]:
-    """The channels that reach this person, and 1 if an opted-out number was skipped.
-
-    A person who cannot be reached on any channel the officer chose is reached on the
-    other one, if they have it: for a life-safety message, reaching them matters more.
-    """
-    usable = {
-        Channel.SMS: bool(person.phone) and not person.sms_opted_out,
-        Channel.EMAIL: bool(person.email),
-    }
-    skipped = int(Channel.SMS in wanted and bool(person.phone) and person.sms_opted_out)
-    chosen = [channel for channel in wanted if usable[channel]]
-    if not chosen:
-        chosen = [channel for channel in (Channel.SMS, Channel.EMAIL) if usable[channel]][:1]
-    return chosen, skipped
 
 
 async def claim(

@@ -16,7 +16,7 @@ from notifier.domain import Channel, Role
 from notifier.escalation import ListedPerson, focal_point_list, next_round_at, resend_channels
 from notifier.messages import load_templates
 from notifier.settings import EscalationSettings
-from notifier.store import alerts, outbox
+from notifier.store import alerts, materialisation
 from notifier.store.engine import Database
 from notifier.store.tables import ALERT, DELIVERY, PERSON, RECIPIENT
 from tests.clock import HandClock
@@ -110,7 +110,9 @@ class Setting:
             await session.execute(update(ALERT).where(ALERT.c.id == alert.id).values(created_at=T0))
         self.alert_id = alert.id
         async with self.database.session() as session:
-            while not (await outbox.materialise_batch(session, alert.id, 100, T0)).finished:
+            while not (
+                await materialisation.materialise_batch(session, alert.id, 100, T0)
+            ).finished:
                 pass
         await self.answer("SAFE1", "safe")
         await self.answer("HELP1", "help")

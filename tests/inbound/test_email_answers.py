@@ -18,7 +18,7 @@ from notifier.domain import Role
 from notifier.inbound.email_answers import inbound_listener
 from notifier.inbound.smtp_listener import InboundSmtpListener
 from notifier.settings import load_settings
-from notifier.store import alerts, outbox
+from notifier.store import alerts, materialisation
 from notifier.store.engine import Database
 from notifier.store.tables import PERSON, RECIPIENT, RESPONSE
 from tests.seeding import seed
@@ -43,7 +43,7 @@ async def listening(database: Database) -> AsyncIterator[tuple[InboundSmtpListen
         alert = await alerts.create_alert(session, request, Principal("a", Role.ADMIN))
     assert alert.id is not None
     async with database.session() as session:
-        await outbox.materialise_batch(session, alert.id, 100, NOW)
+        await materialisation.materialise_batch(session, alert.id, 100, NOW)
     settings = load_settings(
         None,
         {

@@ -12,7 +12,7 @@ from notifier.access import Principal
 from notifier.alert_request import AlertRequest
 from notifier.domain import AlertKind, AlertStatus, Channel, DeliveryStatus, Role
 from notifier.errors import FieldError, ForbiddenError
-from notifier.store import alerts, outbox, sending
+from notifier.store import alerts, materialisation, outbox, sending
 from notifier.store.engine import Database
 from notifier.store.tables import ALERT, DELIVERY, PERSON, RECIPIENT
 from tests.seeding import nairobi_people, seed
@@ -34,7 +34,7 @@ async def _materialise_all(database: Database, alert_id: int, batch: int = 1000)
     batches = 0
     while True:
         async with database.session() as session:
-            result = await outbox.materialise_batch(session, alert_id, batch, NOW)
+            result = await materialisation.materialise_batch(session, alert_id, batch, NOW)
         batches += 1
         if result.finished:
             return batches
@@ -102,14 +102,14 @@ async def test_materialisation_resumes_without_duplicates(database: Database) ->
     await seed(database, nairobi_people(25))
     alert_id = await _raise(database, stations=("NBO",), channels=(Channel.SMS,))
     async with database.session() as session:
-        first = await outbox.materialise_batch(session, alert_id, 10, NOW)
+        first = await materialisation.materialise_batch(session, alert_id, 10, NOW)
     assert (first.recipients, first.finished) == (10, False)
     batches = await _materialise_all(database, alert_id, batch=10)
     assert batches == 2
     assert await _count(database, DELIVERY) == 25
     assert await _count(database, RECIPIENT) == 25
     async with database.session() as session:
-        again = await outbox.materialise_batch(session, alert_id, 10, NOW)
+        again = await materialisation.materialise_batch(session, alert_id, 10, NOW)
     assert again.deliveries == 0
 
 

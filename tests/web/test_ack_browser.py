@@ -28,7 +28,7 @@ from notifier.access import Principal
 from notifier.alert_request import AlertRequest
 from notifier.domain import Channel, Role
 from notifier.settings import load_settings
-from notifier.store import alerts, outbox, schema
+from notifier.store import alerts, materialisation, schema
 from notifier.store.engine import Database
 from notifier.store.tables import PERSON, RECIPIENT, RESPONSE
 from notifier.web.app import create_app
@@ -122,7 +122,7 @@ async def alert_sent(database: Database) -> int:
         alert = await alerts.create_alert(session, request, Principal("admin", Role.ADMIN))
     assert alert.id == 1
     async with database.session() as session:
-        await outbox.materialise_batch(session, alert.id, 100, NOW)
+        await materialisation.materialise_batch(session, alert.id, 100, NOW)
         return int((await session.execute(select(PERSON.c.id))).scalar_one())
 
 

@@ -19,7 +19,7 @@ from notifier.alert_request import AlertRequest
 from notifier.domain import Channel, Language, Role
 from notifier.messages import Templates
 from notifier.settings import load_settings
-from notifier.store import alerts, outbox
+from notifier.store import alerts, materialisation
 from notifier.store.engine import Database
 from notifier.store.tables import PERSON, RECIPIENT, RESPONSE
 from notifier.web.ack_pages import SECURITY_HEADERS, best_language
@@ -110,7 +110,7 @@ async def site(database: Database) -> AsyncIterator[AckSite]:
         alert = await alerts.create_alert(session, request, Principal("admin", Role.ADMIN))
     assert alert.id is not None
     async with database.session() as session:
-        await outbox.materialise_batch(session, alert.id, 100, NOW)
+        await materialisation.materialise_batch(session, alert.id, 100, NOW)
     settings = load_settings(None, {"NOTIFIER_SECURITY__SECRET_KEY": SECRET})
     clock = HandClock(NOW)
     app = create_app(database, settings, clock=clock)

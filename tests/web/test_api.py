@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlmodel import col
 
 from notifier.domain import Channel, Role
-from notifier.store import outbox, tokens
+from notifier.store import materialisation, outbox, tokens
 from notifier.store.engine import Database
 from notifier.store.tables import PERSON, RECIPIENT, AuditEntry
 from notifier.web.app import create_app
@@ -78,7 +78,7 @@ async def materialise(database: Database, alert_id: int) -> None:
     """Put the alert's whole audience into the outbox, as the dispatcher would."""
     while True:
         async with database.session() as session:
-            done = await outbox.materialise_batch(session, alert_id, 2, NOW)
+            done = await materialisation.materialise_batch(session, alert_id, 2, NOW)
         if done.finished:
             return
 

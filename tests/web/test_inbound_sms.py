@@ -15,7 +15,7 @@ from notifier.access import Principal
 from notifier.alert_request import AlertRequest
 from notifier.domain import Role
 from notifier.settings import load_settings
-from notifier.store import alerts, outbox
+from notifier.store import alerts, materialisation, outbox
 from notifier.store.engine import Database
 from notifier.store.tables import DELIVERY, PERSON, RECIPIENT, RESPONSE
 from notifier.web.app import create_app
@@ -72,7 +72,9 @@ class Inbound:
         finished = False
         while not finished:
             async with self.database.session() as session:
-                batch = await outbox.materialise_batch(session, alert.id, 1000, self.clock.now())
+                batch = await materialisation.materialise_batch(
+                    session, alert.id, 1000, self.clock.now()
+                )
             finished = batch.finished
         self.clock.at += timedelta(minutes=1)
         return alert.id, alert.code

@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from notifier.access import Principal
 from notifier.alert_request import AlertRequest
 from notifier.domain import Channel, Role
-from notifier.store import alerts, outbox
+from notifier.store import alerts, materialisation, outbox
 from notifier.store.engine import Database
 from notifier.web.app import create_app
 from notifier.web.metrics import SendMetrics
@@ -62,7 +62,7 @@ async def three_queued_one_sent(database: Database) -> None:
         alert = await alerts.create_alert(session, request, Principal("admin", Role.ADMIN))
     assert alert.id is not None
     async with database.session() as session:
-        await outbox.materialise_batch(session, alert.id, 100, NOW)
+        await materialisation.materialise_batch(session, alert.id, 100, NOW)
     async with database.session() as session:
         (claimed,) = await outbox.claim(
             session, Channel.SMS, 1, "worker-1", NOW, timedelta(seconds=60)

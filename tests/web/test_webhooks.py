@@ -15,7 +15,7 @@ from notifier.access import Principal
 from notifier.alert_request import AlertRequest
 from notifier.domain import Channel, Role
 from notifier.settings import load_settings
-from notifier.store import alerts, outbox
+from notifier.store import alerts, materialisation, outbox
 from notifier.store.engine import Database
 from notifier.store.tables import DELIVERY, PERSON
 from notifier.web.app import create_app
@@ -113,7 +113,7 @@ async def sms_alert_sent(database: Database) -> list[str]:
         alert = await alerts.create_alert(session, request, Principal("admin", Role.ADMIN))
     assert alert.id is not None
     async with database.session() as session:
-        await outbox.materialise_batch(session, alert.id, 100, NOW)
+        await materialisation.materialise_batch(session, alert.id, 100, NOW)
     async with database.session() as session:
         claimed = await outbox.claim(
             session, Channel.SMS, 10, "worker-1", NOW, timedelta(seconds=60)
