@@ -40,14 +40,23 @@ SendObserver = Callable[[Channel, str, float], None]
 
 @dataclass(slots=True)
 class Lane:
-    """One channel's sending: the channel itself, its concurrency and its rate."""
+    """One channel's sending: the channel itself, its concurrency and its rate.
+
+    `concurrency` senders take claimed deliveries from `jobs`. A delivery is held from its
+    claim until its outcome is written; `unrecorded` lets at most `concurrency` sends be under
+    way plus as many again whose outcome is still being written: a crash can repeat only
+    those, never a backlog.
+    """
 
     channel: Channel
     sender: ChannelSender[Any]
     concurrency: int
     bucket: TokenBucket
     wake: asyncio.Event = field(default_factory=asyncio.Event)
-    in_flight: set[asyncio.Task[None]] = field(default_factory=set)
+    jobs: asyncio.Queue[_Job] = field(default_factory=asyncio.Queue)
+    held: int = 0
+    drained: asyncio.Event = field(default_factory=asyncio.Event)
+    empty: asyncio.Event = field(default_factory=asyncio.Event)
     unrecorded: asyncio.Semaphore = field(init=False)
 
     def __post_init__(self) -> None:
@@ -67,6 +76,15 @@ class Lane:
     def low_water(self) -> int:
         """Deliveries left in hand when the lane claims more: enough to keep every slot busy."""
         return self.concurrency * 2
+
+    def finished_one(self) -> None:
+        """A held delivery's outcome is written (or it was given up): its room is free."""
+        self.unrecorded.release()
+        self.held -= 1
+        if self.held <= self.low_water:
+            self.drained.set()
+        if not self.held:
+            self.empty.set()
 
 
 def configured_lanes(
@@ -137,7 +155,7 @@ class Dispatcher:
             tasks.create_task(self._materialise_loop(stopping))
             tasks.create_task(self._housekeeping_loop(stopping))
             for lane in self._lanes.values():
-                tasks.create_task(self._lane_loop(lane, stopping, grace_seconds))
+                tasks.create_task(self._run_lane(lane, stopping, grace_seconds))
 
     async def _materialise_loop(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
@@ -178,25 +196,45 @@ class Dispatcher:
                 log.info("alerts_dispatched", count=settled)
             await _wait_any(None, stopping, period)
 
-    async def _lane_loop(self, lane: Lane, stopping: asyncio.Event, grace: float) -> None:
-        semaphore = asyncio.Semaphore(lane.concurrency)
+    async def _run_lane(self, lane: Lane, stopping: asyncio.Event, grace: float) -> None:
+        senders = [asyncio.create_task(self._send_loop(lane)) for _ in range(lane.concurrency)]
+        try:
+            await self._claim_loop(lane, stopping)
+            await _drain(lane, grace)
+        finally:
+            for sender in senders:
+                sender.cancel()
+            await asyncio.gather(*senders, return_exceptions=True)
+
+    async def _claim_loop(self, lane: Lane, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
-            room = lane.backlog - len(lane.in_flight)
-            limit = min(room, self._settings.claim_batch)
+            limit = min(lane.backlog - lane.held, self._settings.claim_batch)
             jobs = await self._claim(lane.channel, limit) if limit > 0 else []
-            for job in jobs:
-                task = asyncio.create_task(self._deliver(lane, semaphore, job))
-                lane.in_flight.add(task)
-                task.add_done_callback(lane.in_flight.discard)
             if jobs:
+                lane.held += len(jobs)
+                lane.empty.clear()
+            for job in jobs:
+                lane.jobs.put_nowait(job)
+            if lane.held > lane.low_water:
                 # Claim again only once half the backlog is sent: one claim (a transaction of
                 # several statements) then serves many deliveries, not one each.
-                await _drain_to(lane, lane.low_water, stopping)
-            else:
-                await _wait_any(
-                    lane.wake, stopping, self._settings.poll_interval_seconds, lane.in_flight
-                )
-        await _drain(lane, grace)
+                lane.drained.clear()
+                await _wait_any(lane.drained, stopping, self._settings.poll_interval_seconds)
+            elif not jobs:
+                await _wait_any(lane.wake, stopping, self._settings.poll_interval_seconds)
+
+    async def _send_loop(self, lane: Lane) -> None:
+        while True:
+            job = await lane.jobs.get()
+            await lane.unrecorded.acquire()
+            handed_over = False
+            try:
+                handed_over = await self._deliver(lane, job)
+            except Exception:  # the sender's boundary: the lease runs out and it is sent again
+                log.exception("delivery_not_recorded", delivery_id=job.delivery.id)
+            finally:
+                if not handed_over:
+                    lane.finished_one()
 
     async def _claim(self, channel: Channel, limit: int) -> list[_Job]:
         claim = await self._database.run(
@@ -223,47 +261,37 @@ class Dispatcher:
             for delivery in claim.deliveries
         ]
 
-    async def _deliver(self, lane: Lane, semaphore: asyncio.Semaphore, job: _Job) -> None:
-        if job.alert is None:
-            async with self._database.session() as session:
-                await outbox.mark_cancelled(session, job.delivery.id)
-            return
-        # At most `concurrency` sends at once, and at most as many again whose outcome is
-        # still being written: a crash can repeat only those, never a backlog.
-        async with lane.unrecorded:
-            try:
-                await self._attempt(lane, semaphore, job)
-            except Exception:  # the task's boundary: the lease runs out and it is sent again
-                log.exception("delivery_not_recorded", delivery_id=job.delivery.id)
-
-    async def _attempt(self, lane: Lane, sending: asyncio.Semaphore, job: _Job) -> None:
+    async def _deliver(self, lane: Lane, job: _Job) -> bool:
+        """Send the job's message and record the outcome; True if the recorder now holds it."""
         delivery = job.delivery
+        if job.alert is None:  # the alert was cancelled after the claim
+            async with self._database.session() as session:
+                await outbox.mark_cancelled(session, delivery.id)
+            return False
         try:
-            async with sending:
-                # Rendered once a slot is free, not when claimed: a burst of renders for a
-                # whole claim would hold the loop while the other lane's first messages wait.
-                message = self._render(job)
-                await lane.bucket.take()
-                if self._clock.now() >= delivery.lease_until - self._lease_margin:
-                    # Too late: another worker may own it by now. The lease runs out and it
-                    # is claimed again, rather than sent twice.
-                    log.warning(
-                        "lease_too_short", delivery_id=delivery.id, channel=lane.channel.value
-                    )
-                    return
-                started = time.perf_counter()
-                provider_id = await lane.sender.send(message)
-                elapsed = time.perf_counter() - started
+            # Rendered once a sender is free, not when claimed: a burst of renders for a
+            # whole claim would hold the loop while the other lane's first messages wait.
+            message = self._render(job)
+            await lane.bucket.take()
+            if self._clock.now() >= delivery.lease_until - self._lease_margin:
+                # Too late: another worker may own it by now. The lease runs out and it is
+                # claimed again, rather than sent twice.
+                log.warning("lease_too_short", delivery_id=delivery.id, channel=lane.channel.value)
+                return False
+            started = time.perf_counter()
+            provider_id = await lane.sender.send(message)
+            elapsed = time.perf_counter() - started
         except SendError as error:
             self._observe(lane.channel, "failed", 0.0)
             await self._record_failure(delivery, error)
-            return
+            return False
         except Exception as error:  # a bug must not lose the alert: retry it as transient
             log.exception("delivery_crashed", delivery_id=delivery.id, channel=lane.channel.value)
             await self._record_failure(delivery, TransientSendError(f"internal error: {error!r}"))
-            return
+            return False
         self._observe(lane.channel, "sent", elapsed)
-        await self._recorder.record(delivery.id, provider_id)
+        self._recorder.record(delivery.id, provider_id, lane.finished_one)
+        return True
 
     def _render(self, job: _Job) -> Any:
         delivery, person = job.delivery, job.person
@@ -316,20 +344,13 @@ def _addressee(row: Any) -> Addressee:
     return Addressee(row.id, row.phone, row.email, Language(row.language))
 
 
-async def _wait_any(
-    wake: asyncio.Event | None,
-    stopping: asyncio.Event,
-    seconds: float,
-    tasks: set[asyncio.Task[None]] | None = None,
-) -> None:
-    """Wait until woken, stopped, one of `tasks` finishes, or `seconds` pass."""
+async def _wait_any(wake: asyncio.Event | None, stopping: asyncio.Event, seconds: float) -> None:
+    """Wait until woken, stopped, or `seconds` pass."""
     waiters = {asyncio.ensure_future(stopping.wait())}
     if wake is not None:
         waiters.add(asyncio.ensure_future(wake.wait()))
     try:
-        await asyncio.wait(
-            waiters | set(tasks or ()), timeout=seconds, return_when=asyncio.FIRST_COMPLETED
-        )
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for waiter in waiters:
             waiter.cancel()
@@ -337,20 +358,15 @@ async def _wait_any(
             wake.clear()
 
 
-async def _drain_to(lane: Lane, count: int, stopping: asyncio.Event) -> None:
-    """Wait until the lane holds at most `count` deliveries, or until stopped."""
-    while len(lane.in_flight) > count and not stopping.is_set():
-        await _wait_any(None, stopping, 1.0, lane.in_flight)
-
-
 async def _drain(lane: Lane, grace: float) -> None:
-    """Let the lane's sends finish within the grace; cancel the rest (their leases expire)."""
-    if not lane.in_flight:
+    """Let the lane's held deliveries be sent and recorded within the grace; leave the rest.
+
+    What is left keeps its lease until it runs out, and is then claimed again.
+    """
+    if not lane.held:
         return
-    log.info("lane_draining", channel=lane.channel.value, in_flight=len(lane.in_flight))
-    _, pending = await asyncio.wait(set(lane.in_flight), timeout=grace)
-    for task in pending:
-        task.cancel()
-    if pending:
-        await asyncio.wait(pending)
-        log.warning("lane_drain_cut_short", channel=lane.channel.value, cancelled=len(pending))
+    log.info("lane_draining", channel=lane.channel.value, held=lane.held)
+    try:
+        await asyncio.wait_for(lane.empty.wait(), grace)
+    except TimeoutError:
+        log.warning("lane_drain_cut_short", channel=lane.channel.value, left=lane.held)
