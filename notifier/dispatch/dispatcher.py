@@ -34,6 +34,9 @@ from notifier.store.sending import ClaimedDelivery
 
 log = structlog.get_logger(__name__)
 
+RECORD_LINGER_SECONDS = 0.005
+"""How long accepted messages wait to be recorded together: half as many commits (measured)."""
+
 SendObserver = Callable[[Channel, str, float], None]
 """Called after each attempt with the channel, the outcome and the seconds the send took."""
 
@@ -58,29 +61,38 @@ class Lane:
     drained: asyncio.Event = field(default_factory=asyncio.Event)
     empty: asyncio.Event = field(default_factory=asyncio.Event)
     unrecorded: asyncio.Semaphore = field(init=False)
+    target: int = field(init=False)
+    finished: int = 0
+    _paced_at: float = 0.0
+    _paced_finished: int = 0
 
     def __post_init__(self) -> None:
         self.unrecorded = asyncio.Semaphore(self.concurrency * 2)
-
-    @property
-    def backlog(self) -> int:
-        """Deliveries this lane may hold at once: a few waiting for each slot sending.
-
-        Bounded by the concurrency, not by the configured rate: a claimed delivery must be
-        sent well before its lease expires, however slowly the provider answers. A few per
-        slot keeps claims (one query each) to a small share of the work.
-        """
-        return self.concurrency * 4
+        self.target = self.concurrency * 4
 
     @property
     def low_water(self) -> int:
         """Deliveries left in hand when the lane claims more: enough to keep every slot busy."""
-        return self.concurrency * 2
+        return self.target // 2
+
+    def plan(self, now: float, most: int) -> None:
+        """Set `target`, the deliveries to hold: what the lane sends in about a second.
+
+        Measured, not taken from the configured rate: a claimed delivery must be sent well
+        before its lease expires, however slowly the provider answers. Never fewer than four
+        per slot, so that every slot stays busy; never more than `most`.
+        """
+        if now - self._paced_at < 1.0:
+            return
+        pace = (self.finished - self._paced_finished) / (now - self._paced_at)
+        self._paced_at, self._paced_finished = now, self.finished
+        self.target = max(self.concurrency * 4, min(most, int(pace)))
 
     def finished_one(self) -> None:
         """A held delivery's outcome is written (or it was given up): its room is free."""
         self.unrecorded.release()
         self.held -= 1
+        self.finished += 1
         if self.held <= self.low_water:
             self.drained.set()
         if not self.held:
@@ -137,7 +149,7 @@ class Dispatcher:
             settings.max_attempts, settings.backoff_base_seconds, settings.backoff_max_seconds
         )
         self._materialise_wake = asyncio.Event()
-        self._recorder = SentRecorder(database, clock)
+        self._recorder = SentRecorder(database, clock, linger_seconds=RECORD_LINGER_SECONDS)
         # An alert's words never change, and cancelling it cancels its queued deliveries in
         # the database, so what was read once serves every later claim.
         self._alerts: dict[int, AlertToSend | None] = {}
@@ -207,8 +219,10 @@ class Dispatcher:
             await asyncio.gather(*senders, return_exceptions=True)
 
     async def _claim_loop(self, lane: Lane, stopping: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
         while not stopping.is_set():
-            limit = min(lane.backlog - lane.held, self._settings.claim_batch)
+            lane.plan(loop.time(), most=2 * self._settings.claim_batch)
+            limit = min(lane.target - lane.held, self._settings.claim_batch)
             jobs = await self._claim(lane.channel, limit) if limit > 0 else []
             if jobs:
                 lane.held += len(jobs)
@@ -216,8 +230,8 @@ class Dispatcher:
             for job in jobs:
                 lane.jobs.put_nowait(job)
             if lane.held > lane.low_water:
-                # Claim again only once half the backlog is sent: one claim (a transaction of
-                # several statements) then serves many deliveries, not one each.
+                # Claim again only once half of what is held is sent: one claim (a transaction
+                # of several statements) then serves many deliveries, not one each.
                 lane.drained.clear()
                 await _wait_any(lane.drained, stopping, self._settings.poll_interval_seconds)
             elif not jobs:

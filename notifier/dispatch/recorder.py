@@ -26,9 +26,10 @@ MAX_BATCH = 500
 class SentRecorder:
     """Collects (delivery, provider id) pairs and commits them together, in arrival order."""
 
-    def __init__(self, database: Database, clock: Clock) -> None:
+    def __init__(self, database: Database, clock: Clock, linger_seconds: float = 0.0) -> None:
         self._database = database
         self._clock = clock
+        self._linger = linger_seconds
         self._pending: list[tuple[int, str, Callable[[], None]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
@@ -40,7 +41,7 @@ class SentRecorder:
 
     async def _flush(self) -> None:
         while self._pending:
-            await asyncio.sleep(0)  # let the sends finishing in this loop turn join the batch
+            await asyncio.sleep(self._linger)  # let more sends finish and join the batch
             batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
             sent = [(delivery_id, provider_id) for delivery_id, provider_id, _ in batch]
             try:
