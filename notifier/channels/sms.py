@@ -57,7 +57,7 @@ class TwilioSmsChannel:
         self._settings = settings
         self._status_callback_url = status_callback_url
         self._http: TwilioHttpClient | None = None
-        self._client: Any = None
+        self._messages: Any = None  # the SDK's Messages resource of the account
         self._slots = asyncio.Semaphore(settings.concurrency)
 
     async def __aenter__(self) -> Self:
@@ -66,7 +66,7 @@ class TwilioSmsChannel:
         self._http = TwilioHttpClient(
             logging.Logger("twilio.http", logging.WARNING), self._settings.timeout_seconds
         )
-        self._client = Client(
+        client = Client(
             self._settings.account_sid,
             self._settings.auth_token.get_secret_value(),
             http_client=self._http,
@@ -75,7 +75,8 @@ class TwilioSmsChannel:
             environment={"TWILIO_EDGE": "", "TWILIO_REGION": ""},
         )
         # Every Api-domain URL is `{base_url}/2010-04-01/...`, read at each request.
-        self._client.api.base_url = self._settings.api_base_url
+        client.api.base_url = self._settings.api_base_url
+        self._messages = client.messages
         log.debug("sms_channel_opened", api_base_url=self._settings.api_base_url)
         return self
 
@@ -85,14 +86,14 @@ class TwilioSmsChannel:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        http, self._http, self._client = self._http, None, None
+        http, self._http, self._messages = self._http, None, None
         if http is not None:
             await http.close()
         log.debug("sms_channel_closed")
 
     async def send(self, message: OutgoingSms) -> str:
         """Hand one SMS to Twilio; its Message SID, or a `SendError` saying whether to retry."""
-        if self._client is None:
+        if self._messages is None:
             raise RuntimeError("TwilioSmsChannel.send called outside `async with`")
         sender = (
             {"from_": self._settings.from_number}
@@ -102,7 +103,7 @@ class TwilioSmsChannel:
         with retry_after_hints() as hints:
             try:
                 async with self._slots:
-                    created = await self._client.messages.create_async(
+                    created = await self._messages.create_async(
                         to=message.to,
                         body=message.body,
                         status_callback=self._status_callback_url,

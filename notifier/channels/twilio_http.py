@@ -2,11 +2,11 @@
 
 The SDK's `AsyncTwilioHttpClient` hands aiohttp the form as a dict, which aiohttp turns into a
 `FormData` (a multipart writer with a random boundary, then a url-encoded body) on every
-request, with a new `BasicAuth` each time. This subclass encodes the form itself and sends an
-`Authorization` header prepared once: measured against the Twilio-compatible sink, about
-0.30 → 0.22 ms of CPU a message (bench/README.md). The SDK still builds the request, checks
-the answer and raises its exceptions. The SDK does not apply its `timeout` to aiohttp; here the
-session's own deadline covers each whole exchange.
+request, with a new `BasicAuth` each time. This subclass encodes the form itself
+(`form_encoded`) and sends an `Authorization` header prepared once: measured against the
+Twilio-compatible sink, about 0.30 → 0.22 ms of CPU a message (bench/README.md). The SDK
+still builds the request, checks the answer and raises its exceptions. The SDK does not apply
+its `timeout` to aiohttp; here the session's own deadline covers each whole exchange.
 
 The SDK's exceptions carry no response headers, so each answer's `Retry-After` is kept for
 the sending task in `retry_after_hints` (a context variable: concurrent sends never mix).
@@ -19,7 +19,6 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from urllib.parse import urlencode
 
 from aiohttp import ClientSession, ClientTimeout
 from twilio.http.async_http_client import AsyncTwilioHttpClient
@@ -70,10 +69,10 @@ class TwilioHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]  # twilio i
                 self._authorization[auth] = _basic(*auth)
             sent["Authorization"] = self._authorization[auth]
         if params:
-            url = f"{url}?{urlencode(params, doseq=True)}"
+            url = f"{url}?{form_encoded(params)}"
         body = None
         if data:
-            body = urlencode(data, doseq=True).encode()
+            body = form_encoded(data).encode("ascii")
             sent["Content-Type"] = FORM
         async with self.session.request(
             method.upper(),
@@ -88,6 +87,34 @@ class TwilioHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]  # twilio i
         if hints is not None and retry_after is not None:
             hints.append(retry_after)
         return Response(response.status, text, response.headers)
+
+
+def form_encoded(fields: dict[str, object]) -> str:
+    """`urllib.parse.urlencode(fields, doseq=True)`, about three times faster.
+
+    Each value is quoted as `quote_plus` does (UTF-8, unreserved characters kept, a space as
+    `+`), by one table lookup per byte in C rather than a Python call per byte.
+    """
+    pairs: list[str] = []
+    for key, value in fields.items():
+        name = _quoted(str(key))
+        if isinstance(value, list | tuple):
+            pairs.extend(f"{name}={_quoted(str(item))}" for item in value)
+        else:
+            pairs.append(f"{name}={_quoted(str(value))}")
+    return "&".join(pairs)
+
+
+_UNRESERVED = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~"
+_QUOTE_PLUS = {
+    byte: chr(byte) if byte in _UNRESERVED else "+" if byte == 0x20 else f"%{byte:02X}"
+    for byte in range(256)
+}
+
+
+def _quoted(text: str) -> str:
+    # Latin-1 maps each byte of the UTF-8 form to the character of the same number.
+    return text.encode("utf-8").decode("latin-1").translate(_QUOTE_PLUS)
 
 
 def _basic(user: str, password: str) -> str:
