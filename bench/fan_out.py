@@ -4,8 +4,10 @@ Both run against the same loopback sinks, each in a process of its own: an SMTP 
 (aiosmtpd) and a Twilio-compatible REST server. Figures: time from the POST's answer to the
 first message at each sink, time until all are sent, throughput per channel; the raw loop
 sends the same rendered messages with aiosmtplib (the same pool size) and the twilio SDK
-(the same concurrency). A last run measures the daemon's peak memory on a 100,000-person
-alert with the console channels (the network clients' own buffers aside).
+(the same concurrency), then the SMS once more through the daemon's own HTTP client under the
+SDK (`notifier.channels.twilio_http`), to show what that client accounts for. A last run
+measures the daemon's peak memory on a 100,000-person alert with the console channels (the
+network clients' own buffers aside).
 
 Run: `.venv/bin/python -m bench.fan_out [--people 10000] [--memory-people 100000] [--channels sms]`
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import signal
 import socket
@@ -36,6 +39,7 @@ from twilio.rest import Client
 from bench.roster_import import CONTACTS, generate_roster
 from notifier.channels.base import OutgoingEmail, OutgoingSms
 from notifier.channels.email import build_email
+from notifier.channels.twilio_http import TwilioHttpClient
 from notifier.dispatch.rendering import Addressee, AlertToSend, MessageFactory
 from notifier.domain import AlertKind, Language, Role, Severity
 from notifier.messages import AlertContent, load_templates
@@ -215,9 +219,13 @@ def peak_rss_mib(pid: int) -> float:
 
 
 async def raw_loop(
-    url: str, smtp: Sink, twilio: Sink, channels: Sequence[str] = ("sms", "email")
+    url: str,
+    smtp: Sink,
+    twilio: Sink,
+    channels: Sequence[str] = ("sms", "email"),
+    http: AsyncTwilioHttpClient | None = None,
 ) -> None:
-    """The same messages, sent by aiosmtplib and the twilio SDK alone."""
+    """The same messages, sent by aiosmtplib and the twilio SDK alone (through `http`)."""
     settings = load_settings(None, {"NOTIFIER_SECURITY__SECRET_KEY": "bench-secret-key-0123456789"})
     factory = MessageFactory(load_templates(REPOSITORY / "config" / "templates"), settings)
     content = AlertContent("BNCH", AlertKind.EMERGENCY, Severity.SEVERE, TITLE, MESSAGE)
@@ -233,7 +241,7 @@ async def raw_loop(
     sms = [factory.sms(alert, person) for person in people]
     await asyncio.gather(
         _raw_smtp(emails if "email" in channels else [], smtp.port),
-        _raw_twilio(sms if "sms" in channels else [], twilio.port),
+        _raw_twilio(sms if "sms" in channels else [], twilio.port, http),
     )
 
 
@@ -254,8 +262,10 @@ async def _raw_smtp(messages: list[OutgoingEmail], port: int) -> None:
     await asyncio.gather(*(worker() for _ in range(POOL_SIZE)))
 
 
-async def _raw_twilio(messages: list[OutgoingSms], port: int) -> None:
-    http = AsyncTwilioHttpClient()
+async def _raw_twilio(
+    messages: list[OutgoingSms], port: int, http: AsyncTwilioHttpClient | None = None
+) -> None:
+    http = http or AsyncTwilioHttpClient()
     client = Client(SID, TOKEN, http_client=http)
     client.api.base_url = f"http://127.0.0.1:{port}"
     limit = asyncio.Semaphore(SMS_CONCURRENCY)
@@ -331,6 +341,18 @@ async def main() -> None:
             f"daemon / raw throughput: e-mail {_ratio(daemon_rates[0], smtp.rate)}, "
             f"SMS {_ratio(daemon_rates[1], twilio.rate)}"
         )
+        if "sms" in channels:
+            # The same SMS through the daemon's own HTTP client under the SDK: how much of the
+            # comparison the leaner client accounts for.
+            smtp, twilio = start_sinks()
+            lean = TwilioHttpClient(logging.Logger("bench", logging.WARNING), 30.0)
+            await raw_loop(url, smtp, twilio, ["sms"], http=lean)
+            smtp.stop()
+            twilio.stop()
+            print(
+                f"  SMS through the daemon's HTTP client: {twilio.rate:.0f}/s; daemon / that: "
+                f"{_ratio(daemon_rates[1], twilio.rate)}"
+            )
         messages = len(channels) * args.people / 1000
         print(
             f"CPU per 1,000 messages: daemon {daemon_cpu / messages:.2f} s, "

@@ -354,8 +354,12 @@ def _alert_to_send(row: Any) -> AlertToSend | None:
     return AlertToSend(row.id, content, row.created_at)
 
 
+_LANGUAGES = {language.value: language for language in Language}
+
+
 def _addressee(row: Any) -> Addressee:
-    return Addressee(row.id, row.phone, row.email, Language(row.language))
+    pk, phone, email, language = row
+    return Addressee(pk, phone, email, _LANGUAGES[language])
 
 
 async def _wait_any(wake: asyncio.Event | None, stopping: asyncio.Event, seconds: float) -> None:

@@ -25,6 +25,9 @@ from notifier.store.tables import ALERT, DELIVERY, PERSON, RECIPIENT
 QUEUED = DeliveryStatus.QUEUED.value
 SENDING = DeliveryStatus.SENDING.value
 
+_CHANNELS = {channel.value: channel for channel in Channel}
+_PURPOSES = {purpose.value: purpose for purpose in Purpose}
+
 
 @dataclass(frozen=True, slots=True)
 class ClaimedDelivery:
@@ -149,21 +152,23 @@ def claim(
             "lease_until": until,
         },
     )
-    rows = sorted(result.all(), key=lambda row: row.id)
+    # Rows unpacked by position and enums looked up in dicts: this runs for every message.
     return [
         ClaimedDelivery(
-            r.id,
-            r.alert_id,
-            r.person,
-            Channel(r.channel),
-            r.attempts,
-            r.round,
+            id_,
+            alert_id,
+            person,
+            _CHANNELS[channel_name],
+            attempts,
+            round_,
             until,
-            Purpose(r.purpose),
-            r.subject,
-            r.body,
+            _PURPOSES[purpose_name],
+            subject,
+            body,
         )
-        for r in rows
+        for id_, alert_id, person, channel_name, attempts, round_, purpose_name, subject, body in (
+            sorted(result.all(), key=lambda row: row[0])
+        )
     ]
 
 
