@@ -259,7 +259,7 @@ class Dispatcher:
                 worker=self._worker,
                 now=self._clock.now(),
                 lease=timedelta(seconds=self._settings.lease_seconds),
-                known_alerts=self._alerts.keys(),
+                known_alerts=frozenset(self._alerts),  # a copy: the work runs in a thread
             )
         )
         self._alerts.update(
