@@ -56,6 +56,12 @@ class TwilioSmsChannel:
             raise ConfigError("configuration error: sms.from_number: required to send SMS")
         self._settings = settings
         self._status_callback_url = status_callback_url
+        # Who the messages are from: the same for every message, so settled once.
+        self._sender = (
+            {"from_": settings.from_number}
+            if settings.from_number
+            else {"messaging_service_sid": settings.messaging_service_sid}
+        )
         self._http: TwilioHttpClient | None = None
         self._messages: Any = None  # the SDK's Messages resource of the account
         self._slots = asyncio.Semaphore(settings.concurrency)
@@ -95,11 +101,6 @@ class TwilioSmsChannel:
         """Hand one SMS to Twilio; its Message SID, or a `SendError` saying whether to retry."""
         if self._messages is None:
             raise RuntimeError("TwilioSmsChannel.send called outside `async with`")
-        sender = (
-            {"from_": self._settings.from_number}
-            if self._settings.from_number
-            else {"messaging_service_sid": self._settings.messaging_service_sid}
-        )
         with retry_after_hints() as hints:
             try:
                 async with self._slots:
@@ -107,7 +108,7 @@ class TwilioSmsChannel:
                         to=message.to,
                         body=message.body,
                         status_callback=self._status_callback_url,
-                        **sender,
+                        **self._sender,
                     )
             except (TwilioException, aiohttp.ClientError, OSError, ValueError) as error:
                 failure = classify_failure(error, hints[-1] if hints else None)
