@@ -38,6 +38,7 @@ from twilio.rest import Client
 
 from bench.roster_import import CONTACTS, generate_roster
 from notifier.channels.base import OutgoingEmail, OutgoingSms
+from notifier.channels.configured import STATUS_CALLBACK_PATH
 from notifier.channels.email import build_email
 from notifier.channels.twilio_http import TwilioHttpClient
 from notifier.dispatch.rendering import Addressee, AlertToSend, MessageFactory
@@ -53,6 +54,7 @@ REPOSITORY = Path(__file__).parent.parent
 SID, TOKEN = "AC" + "3" * 32, "bench-auth-token"
 POOL_SIZE, SMS_CONCURRENCY = 8, 16
 TITLE, MESSAGE = "Earthquake", "Leave the building by the stairs."
+STATUS_CALLBACK = "http://127.0.0.1:8080" + STATUS_CALLBACK_PATH
 
 
 @dataclass
@@ -273,7 +275,10 @@ async def _raw_twilio(
     async def send(message: OutgoingSms) -> None:
         async with limit:
             await client.messages.create_async(
-                to=message.to, body=message.body, from_="+15005550006"
+                to=message.to,
+                body=message.body,
+                from_="+15005550006",
+                status_callback=STATUS_CALLBACK,  # as the daemon's messages carry
             )
 
     await asyncio.gather(*(send(message) for message in messages))

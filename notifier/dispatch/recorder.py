@@ -3,7 +3,7 @@
 A sender hands each accepted message over and goes on; its lane's room for it is given back
 (`on_recorded`) only once the outcome is committed. A crash can then only repeat the sends
 under way and those whose outcome was being written, never a backlog. Batching the commits
-keeps that from costing throughput.
+(what was accepted while the last one ran) keeps that from costing throughput.
 """
 
 from __future__ import annotations
@@ -26,10 +26,9 @@ MAX_BATCH = 500
 class SentRecorder:
     """Collects (delivery, provider id) pairs and commits them together, in arrival order."""
 
-    def __init__(self, database: Database, clock: Clock, linger_seconds: float = 0.0) -> None:
+    def __init__(self, database: Database, clock: Clock) -> None:
         self._database = database
         self._clock = clock
-        self._linger = linger_seconds
         self._pending: list[tuple[int, str, Callable[[], None]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
@@ -41,7 +40,10 @@ class SentRecorder:
 
     async def _flush(self) -> None:
         while self._pending:
-            await asyncio.sleep(self._linger)  # let more sends finish and join the batch
+            # The sends that finish in this turn of the event loop join the batch. No longer
+            # wait: a lane's senders wait for this commit (measured: a 5 ms linger halved the
+            # commits but cost a fifth of the SMS throughput once commits took 0.4 ms).
+            await asyncio.sleep(0)
             batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
             sent = [(delivery_id, provider_id) for delivery_id, provider_id, _ in batch]
             try:

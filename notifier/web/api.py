@@ -42,7 +42,7 @@ async def raise_alert(request: Request) -> JSONResponse:
 async def list_alerts(request: Request) -> JSONResponse:
     """GET /api/v1/alerts[?status=active]: the newest alerts the caller may see."""
     principal = await _principal(request)
-    async with _database(request).session() as session:
+    async with _database(request).session(read_only=True) as session:
         found = await alerts.list_alerts(
             session, principal, status=request.query_params.get("status")
         )
@@ -52,7 +52,7 @@ async def list_alerts(request: Request) -> JSONResponse:
 async def show_alert(request: Request) -> JSONResponse:
     """GET /api/v1/alerts/{id}: the alert with its counts per channel and state and its answers."""
     principal = await _principal(request)
-    async with _database(request).session() as session:
+    async with _database(request).session(read_only=True) as session:
         alert = await alerts.get_alert(session, _alert_id(request), principal)
         counts = await alert_views.alert_counts(session, alert)
         audience = None
@@ -68,7 +68,7 @@ async def alert_recipients(request: Request) -> JSONResponse:
     query = request.query_params
     acknowledged = _optional_bool(query.get("acknowledged"), "acknowledged")
     response = _optional_response(query.get("response"))
-    async with _database(request).session() as session:
+    async with _database(request).session(read_only=True) as session:
         alert = await alerts.get_alert(session, _alert_id(request), principal)
         assert alert.id is not None
         rows = await alert_views.recipients(

@@ -61,7 +61,7 @@ async def metrics(request: Request) -> Response:
     query = select(DELIVERY.c.channel, DELIVERY.c.status, func.count()).group_by(
         DELIVERY.c.channel, DELIVERY.c.status
     )
-    async with database.session() as session:
+    async with database.session(read_only=True) as session:
         rows = (await session.execute(query)).all()
     lines = [
         "# HELP notifier_deliveries Deliveries in the outbox by channel and state.",
