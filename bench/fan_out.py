@@ -272,16 +272,16 @@ async def _raw_twilio(
     client.api.base_url = f"http://127.0.0.1:{port}"
     limit = asyncio.Semaphore(SMS_CONCURRENCY)
 
-    async def send(message: OutgoingSms) -> None:
+    async def send(number: int, message: OutgoingSms) -> None:
         async with limit:
             await client.messages.create_async(
                 to=message.to,
                 body=message.body,
                 from_="+15005550006",
-                status_callback=STATUS_CALLBACK,  # as the daemon's messages carry
+                status_callback=f"{STATUS_CALLBACK}?delivery={number}",  # as the daemon's
             )
 
-    await asyncio.gather(*(send(message) for message in messages))
+    await asyncio.gather(*(send(number, message) for number, message in enumerate(messages, 1)))
     if http.session is not None:
         await http.session.close()
 

@@ -31,6 +31,9 @@ class OutgoingSms:
 
     to: str
     body: str
+    reference: int | None = None
+    """Our number for the message (its delivery), which the provider's status callbacks
+    give back: they then find it by primary key, with no index on the provider's ids."""
 
 
 MessageT_contra = TypeVar("MessageT_contra", contravariant=True)

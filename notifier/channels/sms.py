@@ -107,7 +107,7 @@ class TwilioSmsChannel:
                     created = await self._messages.create_async(
                         to=message.to,
                         body=message.body,
-                        status_callback=self._status_callback_url,
+                        status_callback=status_callback(self._status_callback_url, message),
                         **self._sender,
                     )
             except (TwilioException, aiohttp.ClientError, OSError, ValueError) as error:
@@ -119,6 +119,20 @@ class TwilioSmsChannel:
             raise TransientSendError("twilio accepted the request without a message sid")
         log.debug("sms_accepted", to=message.to, sid=sid)
         return sid
+
+
+REFERENCE_PARAMETER = "delivery"
+"""The status callback URL's query parameter that gives back the message's `reference`."""
+
+
+def status_callback(url: str, message: OutgoingSms) -> str:
+    """Where Twilio reports on `message`: `url`, naming the message's reference if it has one.
+
+    Twilio signs the whole URL it calls, query included, so the reference cannot be forged.
+    """
+    if message.reference is None:
+        return url
+    return f"{url}?{REFERENCE_PARAMETER}={message.reference}"
 
 
 def classify_failure(error: Exception, retry_after: str | None = None) -> SendError:

@@ -34,6 +34,9 @@ from notifier.store.sending import ClaimedDelivery
 
 log = structlog.get_logger(__name__)
 
+PACE_WINDOW_SECONDS = 0.25
+"""How often a lane measures its pace: soon after it starts, its claims grow to fit it."""
+
 SendObserver = Callable[[Channel, str, float], None]
 """Called after each attempt with the channel, the outcome and the seconds the send took."""
 
@@ -79,7 +82,7 @@ class Lane:
         before its lease expires, however slowly the provider answers. Never fewer than four
         per slot, so that every slot stays busy; never more than `most`.
         """
-        if now - self._paced_at < 1.0:
+        if now - self._paced_at < PACE_WINDOW_SECONDS:
             return
         pace = (self.finished - self._paced_finished) / (now - self._paced_at)
         self._paced_at, self._paced_finished = now, self.finished
@@ -310,11 +313,13 @@ class Dispatcher:
         if delivery.purpose is not Purpose.ALERT:
             body = delivery.body or ""
             if delivery.channel is Channel.SMS:
-                return self._factory.notice_sms(body, person)
+                return self._factory.notice_sms(body, person, reference=delivery.id)
             return self._factory.notice_email(delivery.subject or "", body, person)
         assert job.alert is not None, "a cancelled alert's deliveries are never rendered"
         if delivery.channel is Channel.SMS:
-            return self._factory.sms(job.alert, person, show_code=job.show_code)
+            return self._factory.sms(
+                job.alert, person, show_code=job.show_code, reference=delivery.id
+            )
         return self._factory.email(job.alert, person)
 
     async def _record_failure(self, delivery: ClaimedDelivery, error: SendError) -> None:

@@ -56,8 +56,18 @@ class MessageFactory:
         expires = alert.created_at + self._token_lifetime
         return ack_tokens.issue(self._secret, alert.id, person.pk, expires)
 
-    def sms(self, alert: AlertToSend, person: Addressee, *, show_code: bool = False) -> OutgoingSms:
-        """The SMS for a person, within the configured number of segments."""
+    def sms(
+        self,
+        alert: AlertToSend,
+        person: Addressee,
+        *,
+        show_code: bool = False,
+        reference: int | None = None,
+    ) -> OutgoingSms:
+        """The SMS for a person, within the configured number of segments.
+
+        `reference` (the delivery's id) comes back with the provider's status callbacks.
+        """
         assert person.phone is not None, "an SMS delivery is made only for a person with a phone"
         key = (alert.id, person.language, show_code)
         body = self._sms_cache.get(key)
@@ -71,7 +81,7 @@ class MessageFactory:
             )
             self._sms_cache = _bounded(self._sms_cache)
             self._sms_cache[key] = body
-        return OutgoingSms(to=person.phone, body=body)
+        return OutgoingSms(person.phone, body, reference)
 
     def email(self, alert: AlertToSend, person: Addressee) -> OutgoingEmail:
         """The e-mail for a person, whose replies and link acknowledge for them alone."""
@@ -95,10 +105,12 @@ class MessageFactory:
             headers={"X-Notifier-Alert": f"{alert.id}-{alert.content.code}"},
         )
 
-    def notice_sms(self, body: str, person: Addressee) -> OutgoingSms:
+    def notice_sms(
+        self, body: str, person: Addressee, *, reference: int | None = None
+    ) -> OutgoingSms:
         """A notice (the confirmation of an answer, a focal point's list) by SMS."""
         assert person.phone is not None, "an SMS notice is queued only for a person with a phone"
-        return OutgoingSms(to=person.phone, body=body)
+        return OutgoingSms(person.phone, body, reference)
 
     def notice_email(self, subject: str, body: str, person: Addressee) -> OutgoingEmail:
         """A notice by e-mail: plain text, shown as such in the HTML part; replies go nowhere."""

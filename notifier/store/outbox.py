@@ -299,12 +299,17 @@ async def record_provider_status(
     status: str,
     detail: str,
     now: datetime,
+    *,
+    delivery_id: int | None = None,
 ) -> DeliveryStatus | None:
     """Move a sent delivery forward to delivered or failed; anything else changes nothing.
 
     Duplicated and out-of-order callbacks are harmless: only a delivery still `sent` moves,
     and only to a final state. A message the provider failed after accepting it is carried
-    by the person's other channel.
+    by the person's other channel. `delivery_id`, which the callback URL gives for messages
+    sent by this version, finds the delivery by its key, and its provider id must match.
+    Without it (a message sent before the upgrade that added it) the provider id alone is
+    looked for, with no index: a scan of the outbox.
     """
     target = PROVIDER_FINAL_STATES.get(status)
     if target is None:
@@ -315,13 +320,12 @@ async def record_provider_status(
         values["delivered_at"] = now
     else:
         values.update(failed_at=now, last_error=f"provider: {status} {detail}".strip())
+    which = [c.channel == channel.value, c.provider_id == provider_id]
+    if delivery_id is not None:
+        which.append(c.id == delivery_id)
     moved = await session.execute(
         update(DELIVERY)
-        .where(
-            c.channel == channel.value,
-            c.provider_id == provider_id,
-            c.status == DeliveryStatus.SENT.value,
-        )
+        .where(*which, c.status == DeliveryStatus.SENT.value)
         .values(values)
         .returning(c.alert_id, c.person, c.round, c.purpose)
     )

@@ -194,7 +194,7 @@ class Delivery(SQLModel, table=True):
             sqlite_where=text("status = 'sending'"),
         ),
         Index("ix_delivery_alert_counts", "alert_id", "channel", "status"),
-        Index("ix_delivery_provider_id", "provider_id"),
+        # No index on provider_id: status callbacks name the delivery (migration 0003).
     )
 
     id: int | None = Field(default=None, sa_type=BigId, primary_key=True)

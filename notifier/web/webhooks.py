@@ -6,7 +6,7 @@ import structlog
 from starlette.requests import Request
 from starlette.responses import Response
 
-from notifier.channels.sms import twilio_signature_is_valid
+from notifier.channels.sms import REFERENCE_PARAMETER, twilio_signature_is_valid
 from notifier.domain import Channel
 from notifier.settings import Settings
 from notifier.store import outbox
@@ -23,6 +23,9 @@ async def twilio_status(request: Request) -> Response:
     sid, status = form.get("MessageSid", ""), form.get("MessageStatus", "")
     if not sid or not status:
         return Response("MessageSid and MessageStatus are required", status_code=400)
+    reference = request.query_params.get(REFERENCE_PARAMETER)
+    if reference is not None and not _delivery_number(reference):
+        return Response(f"{REFERENCE_PARAMETER} must be a delivery number", status_code=400)
     database: Database = request.app.state.database
     async with database.session() as session:
         moved = await outbox.record_provider_status(
@@ -32,12 +35,17 @@ async def twilio_status(request: Request) -> Response:
             status.lower(),
             form.get("ErrorCode", ""),
             request.app.state.clock.now(),
+            delivery_id=int(reference) if reference else None,
         )
     if moved is not None:
         log.info("sms_status_recorded", sid=sid, status=moved.value)
         if moved.value == "failed":
             request.app.state.wake_dispatcher()
     return Response(status_code=204)
+
+
+def _delivery_number(text: str) -> bool:
+    return text.isascii() and text.isdigit() and len(text) <= 18  # within a 64-bit key
 
 
 def forged() -> Response:

@@ -73,6 +73,15 @@ async def test_send_posts_the_message_and_returns_its_sid(twilio: FakeTwilioServ
     assert message.messaging_service_sid is None
 
 
+async def test_status_callback_names_the_message_reference(twilio: FakeTwilioServer) -> None:
+    """A message with a reference asks Twilio to call back at the URL naming it."""
+    async with TwilioSmsChannel(settings(twilio.base_url), CALLBACK) as channel:
+        await channel.send(OutgoingSms(to=TO, body=BODY, reference=4321))
+
+    [message] = twilio.messages
+    assert message.status_callback == f"{CALLBACK}?delivery=4321"
+
+
 async def test_messaging_service_is_used_without_a_from_number(twilio: FakeTwilioServer) -> None:
     """With no from_number, the message names the messaging service and no From."""
     await send_one(settings(twilio.base_url, from_number="", messaging_service_sid=SERVICE))

@@ -77,6 +77,23 @@ async def test_500_people_get_one_sms_and_one_email_each_in_their_language(
     assert states == {("sms", "sent"): 500, ("email", "sent"): 500}
 
 
+async def test_each_sms_asks_for_status_callbacks_naming_its_delivery(database: Database) -> None:
+    """Twilio is asked to call back at `…/webhooks/twilio/status?delivery=ID` for each SMS."""
+    await seed(database, _roster(30))
+    async with running_fan_out(database) as fan_out:
+        alert_id = await fan_out.raise_alert(
+            AlertRequest(title="Fire", message="Leave now.", stations=("NBO", "GVA", "BEY"))
+        )
+        await fan_out.until_dispatched(alert_id)
+        callbacks = {message.sid: message.status_callback for message in fan_out.twilio.messages}
+    async with database.session() as session:
+        query = select(DELIVERY.c.id, DELIVERY.c.provider_id).where(DELIVERY.c.channel == "sms")
+        sent = (await session.execute(query)).all()
+    assert len(sent) == len(callbacks) == 30
+    for delivery_id, sid in sent:
+        assert callbacks[sid] == f"http://127.0.0.1:9/webhooks/twilio/status?delivery={delivery_id}"
+
+
 async def test_permanent_sms_failure_fails_over_to_email(database: Database) -> None:
     """An invalid number (21211) fails the SMS at once and the alert goes by e-mail instead."""
     await seed(database, ["P1,Amina Yusuf,amina@example.org,+254722000001,NBO,en,"])

@@ -45,14 +45,24 @@ class Callbacks:
     sids: list[str]
 
     async def post(
-        self, status: str, sid: str, *, signature: str | None = None, **extra: str
+        self,
+        status: str,
+        sid: str,
+        *,
+        signature: str | None = None,
+        delivery: int | str | None = None,
+        **extra: str,
     ) -> httpx.Response:
-        """POST a status callback signed for the public URL, or with `signature` ("" for none)."""
+        """POST a status callback signed for the public URL, or with `signature` ("" for none).
+
+        `delivery` is the delivery number in the callback URL, as the SMS channel asks for it.
+        """
         form = callback_form(status, sid) | extra
+        query = "" if delivery is None else f"?delivery={delivery}"
         if signature is None:
-            signature = sign(SIGNED_URL, form)
+            signature = sign(SIGNED_URL + query, form)
         headers = {"X-Twilio-Signature": signature} if signature else {}
-        return await self.client.post(PATH, data=form, headers=headers)
+        return await self.client.post(PATH + query, data=form, headers=headers)
 
 
 def callback_form(status: str, sid: str) -> dict[str, str]:
@@ -90,6 +100,14 @@ async def status_of(database: Database, sid: str) -> str:
     async with database.session() as session:
         status: str = (await session.execute(query)).scalar_one()
     return status
+
+
+async def delivery_of(database: Database, sid: str) -> int:
+    """The id of the SMS delivery Twilio knows as `sid`."""
+    query = select(DELIVERY.c.id).where(DELIVERY.c.provider_id == sid)
+    async with database.session() as session:
+        delivery: int = (await session.execute(query)).scalar_one()
+    return delivery
 
 
 async def deliveries_of(database: Database, person_id: str) -> list[tuple[str, str]]:
@@ -228,3 +246,43 @@ async def test_unknown_message_sid_changes_nothing(twilio: Callbacks) -> None:
     assert response.status_code == 204
     assert await snapshot(twilio.database) == before
     assert twilio.wakes.calls == 0
+
+
+async def test_callback_naming_its_delivery_settles_it(twilio: Callbacks) -> None:
+    """The callback URL names the delivery (`?delivery=ID`): found by its key, it moves."""
+    first = await delivery_of(twilio.database, twilio.sids[0])
+    response = await twilio.post("delivered", twilio.sids[0], delivery=first)
+    assert response.status_code == 204
+    assert await status_of(twilio.database, twilio.sids[0]) == "delivered"
+    assert await status_of(twilio.database, twilio.sids[1]) == "sent"
+
+
+async def test_callback_naming_another_delivery_changes_nothing(twilio: Callbacks) -> None:
+    """A delivery number and a Message SID that do not belong together move nothing."""
+    before = await snapshot(twilio.database)
+    second = await delivery_of(twilio.database, twilio.sids[1])
+    response = await twilio.post("failed", twilio.sids[0], delivery=second)
+    assert response.status_code == 204
+    assert await snapshot(twilio.database) == before
+    assert twilio.wakes.calls == 0
+
+
+async def test_delivery_number_added_to_a_signed_url_is_403(twilio: Callbacks) -> None:
+    """The signature covers the query: a delivery number added afterwards is refused."""
+    before = await snapshot(twilio.database)
+    sid = twilio.sids[0]
+    first = await delivery_of(twilio.database, sid)
+    without_query = sign(SIGNED_URL, callback_form("delivered", sid))
+    response = await twilio.post("delivered", sid, delivery=first, signature=without_query)
+    assert response.status_code == 403
+    assert await snapshot(twilio.database) == before
+
+
+@pytest.mark.parametrize("number", ["", "seven", "-1", "1.5", "9" * 19])
+async def test_a_delivery_number_that_is_not_one_is_400(twilio: Callbacks, number: str) -> None:
+    """A signed callback whose `delivery` is not a delivery number is refused by name."""
+    before = await snapshot(twilio.database)
+    response = await twilio.post("delivered", twilio.sids[0], delivery=number)
+    assert response.status_code == 400
+    assert "delivery must be a delivery number" in response.text
+    assert await snapshot(twilio.database) == before
