@@ -132,7 +132,13 @@ async def test_while_another_process_writes_short_work_waits_in_a_thread(tmp_pat
         other.close()
         assert await running == len("ours")
         assert ticks == 20
-        assert await notes(database) == ["from the other program", "ours"]
+
+        def after(connection: Connection) -> int:  # the loop's connection is sound again
+            write("after")(connection)
+            return threading.get_ident()
+
+        assert await database.run(after) == threading.get_ident()
+        assert await notes(database) == ["after", "from the other program", "ours"]
 
 
 async def test_a_read_only_session_reads_while_a_writer_holds_its_turn(tmp_path: Path) -> None:

@@ -235,3 +235,28 @@ async def test_intake_checks_names_and_scope(database: Database) -> None:
             with pytest.raises(FieldError) as raised:
                 await alerts.create_alert(session, bad, ADMIN)
             assert raised.value.field == field
+
+
+async def test_recording_sent_messages_writes_each_ones_provider_id_and_time(
+    database: Database,
+) -> None:
+    """`Database.run(mark_sent)` records many at once; a delivered one is not moved back."""
+    await seed(database, nairobi_people(3))
+    alert_id = await _raise(database, stations=("NBO",), channels=(Channel.SMS,))
+    await _materialise_all(database, alert_id)
+    async with database.session() as session:
+        first, second, third = await outbox.claim(session, Channel.SMS, 5, "w", NOW, LEASE)
+        await session.execute(
+            update(DELIVERY).where(DELIVERY.c.id == third.id).values(status="delivered")
+        )
+    sent_at = NOW + timedelta(seconds=3, microseconds=250)
+    sent = [(first.id, "SM-first"), (second.id, "SM-second"), (third.id, "SM-third")]
+    await database.run(lambda connection: sending.mark_sent(connection, sent, sent_at))
+    c = DELIVERY.c
+    async with database.session() as session:
+        query = select(c.id, c.status, c.provider_id, c.sent_at, c.lease_expires_at, c.leased_by)
+        rows = {row.id: row for row in (await session.execute(query)).all()}
+    assert rows[first.id][1:] == ("sent", "SM-first", sent_at, None, "w")
+    assert rows[second.id][1:] == ("sent", "SM-second", sent_at, None, "w")
+    assert rows[third.id].status == "delivered"
+    assert rows[third.id].provider_id is None
