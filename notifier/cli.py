@@ -26,6 +26,7 @@ from notifier.domain import Role
 from notifier.errors import InputError, NotifierError
 from notifier.logs import configure_logging
 from notifier.roster_import import import_roster, import_stations
+from notifier.secret_keys import new_secret_key
 from notifier.settings import Settings, load_settings, require_serve_secrets
 from notifier.store import people, schema, tokens
 from notifier.store.engine import Database
@@ -40,6 +41,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "handler"):
         parser.print_help(sys.stderr)
         return 2
+    if args.handler == run_secret:  # `==`: with `is`, mypy would narrow run_secret to Any
+        return run_secret()
     try:
         settings = load_settings(args.config, os.environ)
         configure_logging(settings.logging)
@@ -69,6 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     command = commands.add_parser("serve", parents=[common], help="run the daemon")
     command.set_defaults(handler=run_serve)
+
+    command = commands.add_parser(
+        "secret", parents=[common], help="print a new random secret key for security.secret_key"
+    )
+    command.set_defaults(handler=run_secret)
 
     command = commands.add_parser(
         "demo", parents=[common], help="set up the embedded database and serve"
@@ -166,6 +174,17 @@ def _add_alert_commands(
 async def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     """Dispatched by `main` outside any event loop; listed for the parser."""
     raise AssertionError("serve runs its own event loop")
+
+
+def run_secret() -> int:
+    """Print a new secret key; it reads no configuration, so it works before there is one."""
+    print(new_secret_key())
+    print(
+        "(set it as NOTIFIER_SECURITY__SECRET_KEY; a new key makes the acknowledgement links "
+        "already sent invalid)",
+        file=sys.stderr,
+    )
+    return 0
 
 
 async def run_demo(args: argparse.Namespace, settings: Settings) -> int:

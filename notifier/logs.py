@@ -1,4 +1,10 @@
-"""Logging: JSON lines in production, readable lines on a terminal, personal data masked."""
+"""Logging: JSON lines in production, readable lines on a terminal, personal data masked.
+
+Masking runs on the finished text of each value, tracebacks included: an exception is
+formatted (plainly, without any frame's local variables) before it is masked, for structlog
+events and for the standard library's records (uvicorn's errors, asyncio's "Task exception
+was never retrieved") alike.
+"""
 
 from __future__ import annotations
 
@@ -15,11 +21,28 @@ from notifier.settings import LoggingSettings
 _PHONE = re.compile(r"\+\d{4,15}")
 _EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
 _PERSONAL_KEYS = frozenset({"phone", "email", "to", "from", "from_number", "sender", "recipient"})
+_ACK_TOKEN_LENGTH = 45
+_TOKEN = re.compile(
+    r"(?i)(ack\+|/ack/|bearer\s+)[^\s@/?#&\"'<>,;()\[\]{}]+"  # what follows ack+, /ack/, Bearer
+    r"|(ntf_)[\w-]+"  # an API token (notifier.access)
+    rf"|(?<![\w-])[a-z2-7]{{{_ACK_TOKEN_LENGTH}}}(?![\w-])"  # an ack token alone (ack_tokens)
+)
 
 
 def mask_phone(text: str) -> str:
-    """Keep a phone number's country prefix and last two digits: `+2547*******11`."""
+    """Keep a phone number's country prefix and last two digits: `+2547******11`."""
     return _PHONE.sub(lambda match: _mask_number(match.group(0)), text)
+
+
+def mask_tokens(text: str) -> str:
+    """Hide acknowledgement and API tokens: `/ack/***`, `ack+***@…`, `Bearer ***`, `ntf_***`."""
+    folded = text.lower()
+    # Most values are short and hold no prefix: checking that is several times cheaper.
+    if len(text) < _ACK_TOKEN_LENGTH and not (
+        "ack" in folded or "ntf_" in folded or "bearer" in folded
+    ):
+        return text
+    return _TOKEN.sub(lambda match: (match.group(1) or match.group(2) or "") + "***", text)
 
 
 def mask_email(text: str) -> str:
@@ -38,7 +61,7 @@ def drop_console_extras(
 def mask_personal_data(
     _logger: object, _method: str, event: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    """structlog processor: mask phone numbers and e-mail addresses in every string value."""
+    """structlog processor: mask phone numbers, e-mail addresses and tokens in every string."""
     for key, value in event.items():
         event[key] = _mask_value(value, whole=key in _PERSONAL_KEYS)
     return event
@@ -55,21 +78,25 @@ def configure_logging(settings: LoggingSettings, stream: TextIO | None = None) -
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.stdlib.ExtraAdder(),
         drop_console_extras,
+        # An exception becomes plain text here, so that what it says is masked too.
+        structlog.processors.format_exc_info,
         mask_personal_data,
     ]
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer(ensure_ascii=False)
         if as_json
-        else structlog.dev.ConsoleRenderer(colors=stream.isatty())
+        # The exception arrives as text; were it not, plain is the formatter that shows no
+        # frame's local variables (rich's, the default, shows them all).
+        else structlog.dev.ConsoleRenderer(
+            colors=stream.isatty(), exception_formatter=structlog.dev.plain_traceback
+        )
     )
     structlog.configure(
         processors=[
             # Drop events below the level first: the rest of the chain (masking) costs.
             structlog.stdlib.filter_by_level,
+            structlog.processors.StackInfoRenderer(),
             *shared,
-            structlog.processors.format_exc_info
-            if as_json
-            else structlog.processors.StackInfoRenderer(),
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
@@ -97,9 +124,9 @@ def configure_logging(settings: LoggingSettings, stream: TextIO | None = None) -
 
 def _mask_value(value: Any, *, whole: bool) -> Any:
     if isinstance(value, str):
-        if whole and value:
-            return mask_email(mask_phone(value)) if ("@" in value or "+" in value) else "***"
-        return mask_email(mask_phone(value))
+        if whole and value and "@" not in value and "+" not in value:
+            return "***"
+        return mask_email(mask_phone(mask_tokens(value)))
     if isinstance(value, Mapping):
         return {key: _mask_value(item, whole=key in _PERSONAL_KEYS) for key, item in value.items()}
     if isinstance(value, list | tuple):

@@ -79,12 +79,27 @@ class CarrierKeyword(StrEnum):
 
 CARRIER_WORDS = _table(
     {
-        CarrierKeyword.STOP: "stop|stopall|unsubscribe|cancel|end|quit|optout|revoke|arrêt",
-        CarrierKeyword.START: "start|unstop|yes",
+        CarrierKeyword.STOP: "stop|stopall|unsubscribe|cancel|end|quit|revoke|optout"
+        "|arrêt|arrête|arrett",
+        CarrierKeyword.START: "start|yes|unstop",
         CarrierKeyword.HELP: "help|info|aide",
     }
 )
-"""The words carriers (Twilio among them) treat as a keyword when they are the whole message."""
+"""The words Twilio acts on by itself when they are the whole message, and French AIDE.
+
+Twilio's defaults, as its documentation lists them:
+- opt-out STOP, UNSUBSCRIBE, END, QUIT, STOPALL, REVOKE, OPTOUT, CANCEL ("Customize users'
+  opt-in and opt-out experience with Advanced Opt-Out",
+  https://www.twilio.com/docs/messaging/tutorials/advanced-opt-out), and for French
+  speakers ARRET, ARRETE, ARRETT ("Opt-out keywords" of Twilio Proxy,
+  https://www.twilio.com/docs/proxy/opt-out-keywords);
+- opt-in START, YES, UNSTOP; help HELP, INFO ("Twilio support for opt-out keywords (SMS
+  STOP filtering)", https://help.twilio.com/hc/en-us/articles/223134027).
+Twilio blocks a number that sends an opt-out word and still passes the message on, so the
+number is recorded as opted out here too. AIDE is ours, not Twilio's: French for HELP,
+answered with the service's information when no alert is open; while one is, HELP and
+AIDE are read as a reply and record "needs help".
+"""
 
 
 @dataclass(frozen=True, slots=True)

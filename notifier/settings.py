@@ -6,10 +6,12 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from notifier.errors import ConfigError
+from notifier.secret_keys import weakness
 
 ENV_PREFIX = "NOTIFIER_"
 ENV_CONFIG_FILE = "NOTIFIER_CONFIG"
@@ -17,9 +19,13 @@ MIN_SECRET_KEY_LENGTH = 16
 
 
 class Section(BaseModel):
-    """A frozen group of settings that refuses keys it does not know."""
+    """A frozen group of settings that refuses keys it does not know, and inf and nan.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Every number has an upper bound too: a duration of 1e300 seconds would pass `gt=0` and
+    then overflow wherever it is turned into a time.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class DatabaseSettings(Section):
@@ -30,7 +36,16 @@ class HttpSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     public_url: str = "http://127.0.0.1:8080"
-    shutdown_grace_seconds: float = Field(default=10.0, gt=0)
+    shutdown_grace_seconds: float = Field(default=10.0, gt=0, le=3600)
+    max_body_bytes: int = Field(default=65_536, ge=1024, le=16_777_216)
+    max_form_bytes: int = Field(default=16_384, ge=1024, le=1_048_576)
+    keep_alive_seconds: float = Field(default=5.0, gt=0, le=3600)
+    max_connections: int = Field(default=512, ge=8, le=100_000)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_is_absolute(cls, url: str) -> str:
+        return checked_public_url(url)
 
 
 class SecuritySettings(Section):
@@ -42,7 +57,9 @@ class InboundEmailSettings(Section):
     enabled: bool = False
     host: str = "127.0.0.1"
     port: int = Field(default=2525, ge=0, le=65535)
-    max_message_bytes: int = Field(default=1_048_576, gt=0)
+    max_message_bytes: int = Field(default=1_048_576, ge=1024, le=104_857_600)
+    max_mime_parts: int = Field(default=100, ge=1, le=10_000)
+    parse_concurrency: int = Field(default=2, ge=1, le=64)
 
 
 class EmailSettings(Section):
@@ -55,8 +72,8 @@ class EmailSettings(Section):
     from_address: str = "ens@example.org"
     reply_domain: str = "reply.example.org"
     pool_size: int = Field(default=8, ge=1, le=256)
-    rate_per_second: float = Field(default=50.0, gt=0)
-    timeout_seconds: float = Field(default=30.0, gt=0)
+    rate_per_second: float = Field(default=50.0, gt=0, le=100_000)
+    timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
     inbound: InboundEmailSettings = InboundEmailSettings()
 
 
@@ -67,20 +84,20 @@ class SmsSettings(Section):
     from_number: str = ""
     messaging_service_sid: str = ""
     api_base_url: str = "https://api.twilio.com"
-    rate_per_second: float = Field(default=10.0, gt=0)
+    rate_per_second: float = Field(default=10.0, gt=0, le=100_000)
     concurrency: int = Field(default=16, ge=1, le=1024)
-    timeout_seconds: float = Field(default=15.0, gt=0)
+    timeout_seconds: float = Field(default=15.0, gt=0, le=3600)
     max_segments: int = Field(default=4, ge=1, le=10)
 
 
 class DispatchSettings(Section):
     max_attempts: int = Field(default=5, ge=1, le=100)
-    backoff_base_seconds: float = Field(default=2.0, gt=0)
-    backoff_max_seconds: float = Field(default=300.0, gt=0)
-    lease_seconds: float = Field(default=60.0, gt=0)
+    backoff_base_seconds: float = Field(default=2.0, gt=0, le=3600)
+    backoff_max_seconds: float = Field(default=300.0, gt=0, le=86_400)
+    lease_seconds: float = Field(default=60.0, gt=0, le=86_400)
     claim_batch: int = Field(default=200, ge=1, le=5000)
     materialise_batch: int = Field(default=1000, ge=1, le=20000)
-    poll_interval_seconds: float = Field(default=0.5, gt=0)
+    poll_interval_seconds: float = Field(default=0.5, gt=0, le=3600)
 
 
 class MessagesSettings(Section):
@@ -88,7 +105,7 @@ class MessagesSettings(Section):
 
 
 class EscalationSettings(Section):
-    ack_timeout_minutes: float = Field(default=15, gt=0)
+    ack_timeout_minutes: float = Field(default=15, gt=0, le=10_080)
     focal_point_group: str = "security-focal-points"
     max_rounds: int = Field(default=2, ge=0, le=10)
 
@@ -125,11 +142,61 @@ def load_settings(path: Path | None, environ: Mapping[str, str]) -> Settings:
 
 
 def require_serve_secrets(settings: Settings) -> None:
-    """Stop when a secret that running the daemon needs is missing."""
-    missing: list[str] = []
+    """Stop when a secret that running the daemon needs is missing, or the secret key is weak."""
     key = settings.security.secret_key.get_secret_value()
+    if not key:
+        raise ConfigError(
+            "configuration error: security.secret_key: required to serve; set "
+            f"{env_name('security.secret_key')} to a random string of "
+            f"{MIN_SECRET_KEY_LENGTH} or more characters"
+        )
+    problem = _secret_key_problem(key)
+    if problem:
+        raise ConfigError(
+            f"configuration error: security.secret_key: {problem}; make one with "
+            f"`notifier secret` and set {env_name('security.secret_key')}"
+        )
+    missing = _missing_secrets(settings)
+    if missing:
+        first = missing[0]
+        raise ConfigError(f"configuration error: {first}: required to serve; set {env_name(first)}")
+
+
+def checked_public_url(url: str) -> str:
+    """`http.public_url` without trailing slashes; ValueError unless it is an absolute http(s) URL.
+
+    A path is kept as a prefix (the notifier behind a proxy at `/notifier`): links and
+    callback paths are appended to it, so a query or a fragment would break them.
+    """
+    if any(char.isspace() or not char.isprintable() for char in url):
+        raise ValueError("must hold no spaces or control characters")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- reading it checks the port
+    except ValueError as error:
+        raise ValueError(f"not a valid URL: {error}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(
+            "must be an absolute http:// or https:// URL with a host, "
+            "e.g. https://notify.example.org"
+        )
+    if "?" in url or "#" in url:
+        raise ValueError("must have no query (?…) or fragment (#…): paths are appended to it")
+    if "@" in parts.netloc:
+        raise ValueError("must hold no user name or password: it is shown in every link")
+    return url.rstrip("/")
+
+
+def _secret_key_problem(key: str) -> str | None:
     if len(key) < MIN_SECRET_KEY_LENGTH:
-        missing.append("security.secret_key")
+        return f"too short ({len(key)} characters; {MIN_SECRET_KEY_LENGTH} or more needed)"
+    reason = weakness(key)
+    return f"too weak ({reason})" if reason else None
+
+
+def _missing_secrets(settings: Settings) -> list[str]:
+    """The dotted keys of the provider secrets that serving with these backends needs."""
+    missing: list[str] = []
     if settings.sms.backend == "twilio":
         if not settings.sms.account_sid:
             missing.append("sms.account_sid")
@@ -140,12 +207,7 @@ def require_serve_secrets(settings: Settings) -> None:
     email = settings.email
     if email.backend == "smtp" and email.username and not email.password.get_secret_value():
         missing.append("email.password")
-    if missing:
-        first = missing[0]
-        hint = f"set {env_name(first)}"
-        if first == "security.secret_key":
-            hint += f" to a random string of {MIN_SECRET_KEY_LENGTH} or more characters"
-        raise ConfigError(f"configuration error: {first}: required to serve; {hint}")
+    return missing
 
 
 def env_name(key: str) -> str:
@@ -194,6 +256,8 @@ def _describe(error: ValidationError, from_env: Mapping[str, str], path: Path | 
         key = ".".join(str(part) for part in problem["loc"])
         if problem["type"] == "extra_forbidden":
             reason = "unknown key"
+        elif problem["type"] == "value_error":
+            reason = str(problem.get("ctx", {}).get("error", problem["msg"]))
         else:
             reason = problem["msg"]
             if "input" in problem and not isinstance(problem["input"], dict):

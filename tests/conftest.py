@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -32,6 +34,30 @@ async def _postgres_unreachable() -> str | None:
     finally:
         await engine.dispose()
     return None
+
+
+@pytest.fixture(autouse=True)
+def logging_as_found() -> Iterator[None]:
+    """Undo what a test did to the process's logging, so no later test depends on the order.
+
+    `configure_logging` (the command line calls it) sets structlog to drop events below
+    its level before any processor sees them, so capture_logs() in a later test would miss
+    debug events; and it gives the standard library's loggers new handlers and levels.
+    (A module's logger first used while such a test runs keeps that test's settings: they
+    are cached on first use, for speed in the daemon.)
+    """
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    kept = [
+        (logger, logger.level, logger.handlers[:], logger.propagate)
+        for logger in loggers
+        if isinstance(logger, logging.Logger)
+    ]
+    yield
+    structlog.reset_defaults()
+    for logger, level, handlers, propagate in kept:
+        logger.setLevel(level)
+        logger.handlers[:] = handlers
+        logger.propagate = propagate
 
 
 @pytest.fixture(scope="session")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from notifier.cli import main
+from notifier.secret_keys import new_secret_key
+from notifier.settings import load_settings, require_serve_secrets
 
 WriteFile = Callable[..., Path]
 CONTACTS = Path(__file__).parent.parent / "contacts"
@@ -151,3 +154,34 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
         main(["roster", "import"])
     assert raised.value.code == 2
     assert main([]) == 2
+
+
+def test_secret_prints_a_new_key_that_serve_accepts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`secret` prints a fresh random key, reading no configuration; serve takes such keys."""
+    monkeypatch.setenv("NOTIFIER_CONFIG", str(tmp_path / "not-written-yet.toml"))
+    status, out, err = _run(capsys, "secret")
+    second = _run(capsys, "secret", "--config", str(tmp_path / "nor-this.toml"))[1]
+    assert status == 0
+    assert re.fullmatch(r"[A-Za-z0-9_-]{43}\n", out)
+    assert second != out
+    assert "NOTIFIER_SECURITY__SECRET_KEY" in err
+    for key in [out.strip(), *(new_secret_key() for _ in range(2000))]:
+        env = {"NOTIFIER_SECURITY__SECRET_KEY": key, "NOTIFIER_SMS__BACKEND": "console"}
+        require_serve_secrets(load_settings(None, env))
+
+
+def test_serve_refuses_a_weak_secret_key(
+    configured: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """serve with a key of one repeated character exits 1 with one line saying what to do."""
+    monkeypatch.setenv("NOTIFIER_SECURITY__SECRET_KEY", "x" * 40)
+    monkeypatch.setenv("NOTIFIER_SMS__BACKEND", "console")
+    status, out, err = _run(capsys, "serve", "--config", str(configured))
+    assert (status, out) == (1, "")
+    assert err.splitlines() == [
+        "configuration error: security.secret_key: too weak (1 different character; "
+        "8 or more needed); make one with `notifier secret` and set "
+        "NOTIFIER_SECURITY__SECRET_KEY"
+    ]

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import regex
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -167,6 +168,48 @@ def test_sms_length_table(text: str, encoding: str, units: int, segments: int) -
     assert (length.encoding, length.units, length.segments) == (encoding, units, segments)
 
 
+FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466"
+"""👨‍👩‍👧‍👦: four people joined by zero-width joiners, 7 code points, 11 UTF-16 units."""
+KENYA = "\U0001f1f0\U0001f1ea"
+"""🇰🇪: two regional indicators, 4 UTF-16 units."""
+E_ACUTE = "e\u0301"
+"""é as "e" and a combining acute accent: 2 units."""
+
+
+# Twilio's segment calculator (github.com/TwilioDevEd/message-segment-calculator,
+# src/libs/SegmentedMessage.ts) splits the text with grapheme-splitter into extended
+# grapheme clusters, CR LF into CR and LF, and when a cluster's units do not fit in what is
+# left of a segment it opens the next one: a cluster is never split. Its own tests count
+# "🏳️‍🌈" and 64 digits as 1 segment, "🇮🇹" and 67 digits as 2.
+@pytest.mark.parametrize(
+    ("text", "units", "segments"),
+    [
+        ("\U0001f3f3\ufe0f\u200d\U0001f308" + "2" * 64, 70, 1),
+        (KENYA + "2" * 66, 70, 1),
+        (KENYA + "2" * 67, 71, 2),
+        # 64 units, then the family: 3 units left, so all 11 go to the second segment.
+        ("ж" * 64 + FAMILY + "ж" * 56, 131, 2),
+        ("ж" * 64 + FAMILY + "ж" * 59, 134, 3),
+        # 65 units, then the flag: its second indicator would straddle unit 67.
+        ("ж" * 65 + KENYA + "ж" * 62, 131, 2),
+        ("ж" * 65 + KENYA + "ж" * 65, 134, 3),
+        # 66 units, then e + accent: the accent would be alone in the next segment.
+        ("ж" * 66 + E_ACUTE + "ж" * 65, 133, 2),
+        ("ж" * 66 + E_ACUTE + "ж" * 66, 134, 3),
+        (FAMILY * 12 + "ж" * 3, 135, 3),
+        # CR LF is one cluster but two characters, so it may straddle (GSM-7 and UCS-2).
+        ("a" * 152 + "\r\n" + "a" * 152, 306, 2),
+        ("ж" * 66 + "\r\n" + "ж" * 66, 134, 2),
+        # A cluster longer than a segment cannot be kept whole: it is split where it must be.
+        ("e" + "\u0301" * 200, 201, 3),
+    ],
+)
+def test_sms_segments_keep_each_character_whole(text: str, units: int, segments: int) -> None:
+    """A character of several code points (family, flag, accent) is never split across two."""
+    length = sms_length(text)
+    assert (length.units, length.segments) == (units, segments)
+
+
 _GSM_ALPHABET = sorted(GSM7_BASIC | GSM7_EXTENSION)
 
 
@@ -185,9 +228,16 @@ def test_sms_length_matches_a_straightforward_recount(text: str) -> None:
     if length.units <= single:
         assert length.segments == 1
     else:
-        # Walking loses at most one unit at each boundary, to keep a pair whole.
+        # Each segment but the last is full but for what keeps a character whole: less than
+        # the largest character (grapheme cluster) that fits in a segment.
+        if recount[0] == "GSM-7":
+            widest = 2 if any(char in GSM7_EXTENSION for char in text) else 1
+        else:
+            clusters = regex.findall(r"\X", text)
+            widest = max(len(c.encode("utf-16-le", "surrogatepass")) // 2 for c in clusters)
+        least_filled = per_segment - (widest - 1 if widest <= per_segment else 1)
         assert math.ceil(length.units / per_segment) <= length.segments
-        assert length.segments <= math.ceil(length.units / (per_segment - 1))
+        assert (length.segments - 1) * least_filled < length.units
 
 
 def test_typographic_quotes_do_not_force_ucs2(templates: Templates) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from notifier.domain import ALERT_CODE_ALPHABET, ALERT_CODE_LENGTH, ResponseKind
 from notifier.replies import (
+    CARRIER_WORDS,
     HELP_PHRASES,
     MAX_REPLY_CHARS,
     SAFE_PHRASES,
@@ -211,6 +214,10 @@ def test_every_single_word_of_the_tables_is_read_as_such() -> None:
         ("revoke", CarrierKeyword.STOP),
         ("ARRÊT", CarrierKeyword.STOP),
         ("arret", CarrierKeyword.STOP),
+        ("ARRÊTE", CarrierKeyword.STOP),
+        ("Arrête !", CarrierKeyword.STOP),
+        ("ARRETE", CarrierKeyword.STOP),
+        ("arrett", CarrierKeyword.STOP),
         ("START", CarrierKeyword.START),
         ("unstop", CarrierKeyword.START),
         ("Yes!", CarrierKeyword.START),
@@ -236,6 +243,47 @@ def test_carrier_keyword_is_the_whole_message(text: str, keyword: CarrierKeyword
 def test_help_is_both_a_carrier_keyword_and_a_help_reply(text: str) -> None:
     """HELP is left to the caller: carrier HELP, and as a reply it means help."""
     assert (carrier_keyword(text), parse_reply(text).kind) == (CarrierKeyword.HELP, HELP)
+
+
+# Twilio's default keywords: opt-out, opt-in and help as its Advanced Opt-Out tutorial
+# (twilio.com/docs/messaging/tutorials/advanced-opt-out) and "Twilio support for opt-out
+# keywords (SMS STOP filtering)" (help.twilio.com, article 223134027) list them; the French
+# opt-out words as the opt-out keywords page of Twilio Proxy (twilio.com/docs/proxy/
+# opt-out-keywords) lists them.
+TWILIO_KEYWORDS = {
+    CarrierKeyword.STOP: "STOP STOPALL UNSUBSCRIBE CANCEL END QUIT REVOKE OPTOUT "
+    "ARRET ARRETE ARRETT",
+    CarrierKeyword.START: "START YES UNSTOP",
+    CarrierKeyword.HELP: "HELP INFO",
+}
+
+
+@pytest.mark.parametrize(
+    ("keyword", "word"),
+    [(keyword, word) for keyword, words in TWILIO_KEYWORDS.items() for word in words.split()],
+)
+def test_every_twilio_keyword_is_recognised(keyword: CarrierKeyword, word: str) -> None:
+    """Each word Twilio acts on by default is the same keyword here; none opts out as a reply."""
+    assert carrier_keyword(word) == keyword
+    assert carrier_keyword(word.lower()) == keyword
+    if keyword is not CarrierKeyword.HELP:
+        assert parse_reply(word).kind is OTHER  # neither safe nor help, were it read as a reply
+
+
+def test_carrier_words_are_twilios_and_aide() -> None:
+    """The table holds Twilio's words (accents aside) and French AIDE for HELP, nothing else."""
+    listed = {keyword: {_plain(word) for word in words} for keyword, words in CARRIER_WORDS.items()}
+    expected = {
+        keyword: {word.lower() for word in words.split()}
+        for keyword, words in TWILIO_KEYWORDS.items()
+    }
+    expected[CarrierKeyword.HELP].add("aide")
+    assert listed == expected
+
+
+def _plain(word: str) -> str:
+    decomposed = unicodedata.normalize("NFD", word.casefold())
+    return "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
 
 
 _SURROGATES = st.integers(0xD800, 0xDFFF).map(chr)

@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
 from notifier.errors import ConfigError
-from notifier.settings import load_settings, require_serve_secrets
+from notifier.settings import Settings, env_name, load_settings, require_serve_secrets
+
+STRONG_KEY = "Zk3v-Qp9xW_m2LrT8bYc0NhJ5sGd1FaE7uKo4Ri6yXe"
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -121,7 +124,7 @@ def test_serve_requires_secret_key() -> None:
 def test_serve_requires_twilio_credentials_for_twilio_backend() -> None:
     """With the twilio backend, a missing auth token stops the daemon, naming the key."""
     env = {
-        "NOTIFIER_SECURITY__SECRET_KEY": "k" * 32,
+        "NOTIFIER_SECURITY__SECRET_KEY": STRONG_KEY,
         "NOTIFIER_SMS__ACCOUNT_SID": "AC" + "0" * 32,
         "NOTIFIER_SMS__FROM_NUMBER": "+15005550006",
     }
@@ -143,3 +146,135 @@ def test_secrets_do_not_show_in_repr() -> None:
     settings = load_settings(None, {"NOTIFIER_SMS__AUTH_TOKEN": "hunter2-token"})
     assert "hunter2-token" not in repr(settings)
     assert settings.sms.auth_token.get_secret_value() == "hunter2-token"
+
+
+def _numeric_keys(model: type[BaseModel] = Settings, prefix: str = "") -> list[str]:
+    """Every int and float setting of `model` as a dotted key; nested models are sections."""
+    keys: list[str] = []
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            keys.extend(_numeric_keys(annotation, f"{prefix}{name}."))
+        elif annotation in (int, float):
+            keys.append(f"{prefix}{name}")
+    return keys
+
+
+def test_every_number_has_a_lower_and_an_upper_bound() -> None:
+    """Each int and float setting, in every section, is bounded on both sides."""
+    keys = _numeric_keys()
+    assert {"http.shutdown_grace_seconds", "email.inbound.max_mime_parts"} <= set(keys)
+    assert "email.inbound.enabled" not in keys
+    unbounded = []
+    for key in keys:
+        *sections, name = key.split(".")
+        model: type[BaseModel] = Settings
+        for section in sections:
+            annotation = model.model_fields[section].annotation
+            assert isinstance(annotation, type) and issubclass(annotation, BaseModel)
+            model = annotation
+        bounds = {type(rule).__name__ for rule in model.model_fields[name].metadata}
+        if not ({"Ge", "Gt"} & bounds and {"Le", "Lt"} & bounds):
+            unbounded.append(key)
+    assert unbounded == []
+
+
+@pytest.mark.parametrize("key", _numeric_keys())
+@pytest.mark.parametrize("value", ["inf", "nan", "1e300", "-1"])
+def test_out_of_range_numbers_name_the_key(tmp_path: Path, key: str, value: str) -> None:
+    """inf, nan, 1e300 and -1 for any number, from the environment or the file, is one line."""
+    *sections, name = key.split(".")
+    from_file = _write(tmp_path, f"[{'.'.join(sections)}]\n{name} = {value}\n")
+    for path, env in ((None, {env_name(key): value}), (from_file, {})):
+        with pytest.raises(ConfigError) as raised:
+            load_settings(path, env)
+        message = str(raised.value)
+        assert message.startswith(f"configuration error: {key}: ")
+        assert len(message.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        ("a" * 32, "too weak (1 different character; 8 or more needed)"),
+        (" " * 20, "too weak (only white space)"),
+        (
+            "\t \n\r\u00a0\u2003\u3000\u2028\u2029\u200a\u2009\u205f" * 2,
+            "too weak (only white space)",
+        ),
+        ("hunter2hunter2hunter2", "too weak (7 different characters; 8 or more needed)"),
+        ("abcdefghijklmnopqrstuvwxyz", "too weak (about 9 bits of randomness; 64 or more needed)"),
+        ("password12345678", "too weak (about 47 bits of randomness; 64 or more needed)"),
+        (
+            "0123456789abcdef0123456789abcdef",
+            "too weak (about 31 bits of randomness; 64 or more needed)",
+        ),
+        ("short-key", "too short (9 characters; 16 or more needed)"),
+        # Random keys and passphrases of some length are taken as they are.
+        (STRONG_KEY, None),
+        ("correct horse battery staple", None),
+        ("my dog has fleas!", None),
+        ("Tr0ub4dor&3xyzAB", None),
+        ("quatre chevaux bleus à minuit", None),
+        ("моя секретная фраза", None),
+        ("我们每天早上七点在河边喝一杯绿茶", None),
+        ("test-secret-key-0123456789", None),
+        ("process-test-secret-key", None),
+        ("0f3a9c27e1b84d56", None),
+    ],
+)
+def test_secret_key_is_judged_by_its_variety(key: str, reason: str | None) -> None:
+    """A key too short or of too little variety stops serve, saying how to make a good one."""
+    env = {"NOTIFIER_SECURITY__SECRET_KEY": key, "NOTIFIER_SMS__BACKEND": "console"}
+    settings = load_settings(None, env)
+    if reason is None:
+        require_serve_secrets(settings)
+        return
+    with pytest.raises(ConfigError) as raised:
+        require_serve_secrets(settings)
+    assert str(raised.value) == (
+        f"configuration error: security.secret_key: {reason}; "
+        "make one with `notifier secret` and set NOTIFIER_SECURITY__SECRET_KEY"
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "kept"),
+    [
+        ("https://notify.example.org", "https://notify.example.org"),
+        ("https://notify.example.org/", "https://notify.example.org"),
+        ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
+        ("https://example.org/notifier/", "https://example.org/notifier"),
+        ("http://[::1]:8080/", "http://[::1]:8080"),
+    ],
+)
+def test_public_url_is_kept_without_trailing_slash(url: str, kept: str) -> None:
+    """An absolute http(s) URL is kept, a path as a prefix, without a trailing slash."""
+    settings = load_settings(None, {"NOTIFIER_HTTP__PUBLIC_URL": url})
+    assert settings.http.public_url == kept
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("notify.example.org", "must be an absolute http:// or https:// URL with a host"),
+        ("/notifier", "must be an absolute http:// or https:// URL with a host"),
+        ("ftp://notify.example.org", "must be an absolute http:// or https:// URL with a host"),
+        ("https://", "must be an absolute http:// or https:// URL with a host"),
+        ("https://notify.example.org/?a=1", "must have no query (?…) or fragment (#…)"),
+        ("https://notify.example.org/#top", "must have no query (?…) or fragment (#…)"),
+        ("https://user:secret@notify.example.org", "must hold no user name or password"),
+        ("https://notify.example.org:99999", "not a valid URL: Port out of range"),
+        ("https://notify example.org", "must hold no spaces or control characters"),
+        ("", "must be an absolute http:// or https:// URL with a host"),
+    ],
+)
+def test_bad_public_url_is_one_line(url: str, reason: str) -> None:
+    """A public URL that links and callbacks cannot be built on stops loading, naming it."""
+    with pytest.raises(ConfigError) as raised:
+        load_settings(None, {"NOTIFIER_HTTP__PUBLIC_URL": url})
+    message = str(raised.value)
+    assert message.startswith(f"configuration error: http.public_url: {reason}")
+    assert message.endswith("[NOTIFIER_HTTP__PUBLIC_URL]")
+    assert "user:secret" not in message
+    assert len(message.splitlines()) == 1
