@@ -146,9 +146,8 @@ def require_serve_secrets(settings: Settings) -> None:
     key = settings.security.secret_key.get_secret_value()
     if not key:
         raise ConfigError(
-            "configuration error: security.secret_key: required to serve; set "
-            f"{env_name('security.secret_key')} to a random string of "
-            f"{MIN_SECRET_KEY_LENGTH} or more characters"
+            "configuration error: security.secret_key: required to serve; make one with "
+            f"`notifier secret` and set {env_name('security.secret_key')}"
         )
     problem = _secret_key_problem(key)
     if problem:

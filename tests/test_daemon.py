@@ -104,7 +104,7 @@ def test_serve_without_secret_key_stops_with_one_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         "configuration error: security.secret_key: required to serve; "
-        "set NOTIFIER_SECURITY__SECRET_KEY to a random string of 16 or more characters"
+        "make one with `notifier secret` and set NOTIFIER_SECURITY__SECRET_KEY"
     ]
 
 
