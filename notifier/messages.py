@@ -20,7 +20,7 @@ from typing import Any
 
 from notifier.domain import AlertKind, Language, Severity
 from notifier.errors import ConfigError
-from notifier.sms_length import is_gsm7, sms_length
+from notifier.sms_length import is_gsm7, sms_length, whole_characters
 
 DEFAULT_MAX_SEGMENTS = 4
 """The default of `sms.max_segments`: the most segments one alert SMS may cost."""
@@ -60,6 +60,7 @@ TEMPLATE_PLACEHOLDERS: Mapping[str, frozenset[str]] = MappingProxyType(
         "escalation.subject": frozenset({"title"}),
         "escalation.summary": frozenset({"station", "help", "unanswered"}),
         "escalation.help_heading": _NONE,
+        "escalation.other_heading": _NONE,
         "escalation.unanswered_heading": _NONE,
     }
 )
@@ -203,6 +204,7 @@ def _fit_sms(heading: str, body: str, reply: str, max_segments: int) -> str:
     while low < high:
         middle = (low + high + 1) // 2
         low, high = (middle, high) if fits(middle) else (low, middle - 1)
+    low = whole_characters(body, low)  # never half a flag or of a family emoji
     word_end = max(body.rfind(" ", 0, low + 1), body.rfind("\n", 0, low + 1))
     if word_end > max(0, low - 20):
         low = word_end  # a shorter prefix still fits; end on a whole word when one is near

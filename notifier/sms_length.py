@@ -52,6 +52,16 @@ class SmsLength:
     segments: int
 
 
+def whole_characters(text: str, end: int) -> int:
+    """The longest prefix of `text`, at most `end` code points, that splits no character."""
+    kept = 0
+    for cluster in _CLUSTER.finditer(text):
+        if cluster.end() > end:
+            break
+        kept = cluster.end()
+    return kept
+
+
 def is_gsm7(text: str) -> bool:
     """Whether every character of the text is in the GSM-7 alphabet or its extension."""
     return all(char in GSM7_BASIC or char in GSM7_EXTENSION for char in text)

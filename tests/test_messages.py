@@ -270,6 +270,19 @@ def test_long_text_is_cut_to_fit_keeping_heading_and_reply(
     assert len(longer) > len(sms)
 
 
+@pytest.mark.parametrize("character", ["🇰🇪", "👨‍👩‍👧‍👦", "e\u0301"])
+@pytest.mark.parametrize("max_segments", [2, 3, 4])
+def test_text_is_cut_between_whole_characters(
+    templates: Templates, character: str, max_segments: int
+) -> None:
+    """A cut officer's text never ends in half a flag, a family emoji or an accented letter."""
+    content = _content(message=character * 300)
+    sms = render_sms(templates, content, Language.EN, show_code=False, max_segments=max_segments)
+    kept = sms.splitlines()[1].removesuffix("…")
+    assert kept and kept == character * (len(kept) // len(character))
+    assert sms_length(sms).segments <= max_segments
+
+
 def test_text_is_dropped_when_heading_and_reply_alone_overflow(templates: Templates) -> None:
     """When even the heading and reply exceed the limit, both are still sent, without the text."""
     content = _content(title="Evacuate " * 30)
