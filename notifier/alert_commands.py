@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -95,26 +96,56 @@ async def status(args: argparse.Namespace, settings: Settings, principal: Princi
                 return 0
         async with database.session() as session:
             needing_help = await alert_views.recipients(
-                session, args.alert_id, response=ResponseKind.HELP, limit=HELP_LISTED
+                session, args.alert_id, response=ResponseKind.HELP, limit=LISTED
+            )
+            other = await alert_views.recipients(
+                session, args.alert_id, response=ResponseKind.OTHER, limit=LISTED
             )
     if args.json:
         print(json.dumps(status_body(snapshot), ensure_ascii=False, indent=2))
     else:
+        responses = snapshot.counts.responses
         _print_lines(status_lines(snapshot, rates_of(settings)))
-        _print_lines(help_lines(needing_help, snapshot.counts.responses.get("help", 0)))
+        _print_lines(help_lines(needing_help, responses.get("help", 0)))
+        _print_lines(other_lines(other, responses.get("other", 0)))
     return 0
 
 
 def help_lines(listed: list[alert_views.RecipientRow], total: int) -> Iterator[str]:
-    """Who needs help, with a number to call: what an officer acts on first."""
+    """Who needs help, with a number to call and what they wrote: what an officer acts on
+    first."""
+    return _people_lines("need help", ResponseKind.HELP, listed, total)
+
+
+def other_lines(listed: list[alert_views.RecipientRow], total: int) -> Iterator[str]:
+    """Who answered with words that read as neither safe nor help, with the words, for an
+    officer to read."""
+    return _people_lines("other answers", ResponseKind.OTHER, listed, total)
+
+
+def _people_lines(
+    heading: str, response: ResponseKind, listed: list[alert_views.RecipientRow], total: int
+) -> Iterator[str]:
     if not listed:
         return
     yield ""
-    yield f"need help ({total}):"
+    yield f"{heading} ({total}):"
     for row in listed:
-        yield f"  {row.name} ({row.person_id}, {row.station}) {row.phone or 'no phone'}"
+        line = f"  {row.name} ({row.person_id}, {row.station}) {row.phone or 'no phone'}"
+        if row.latest_text:
+            line += f' "{_shown(row.latest_text)}"'
+        yield line
     if total > len(listed):
-        yield (f"  … and {total - len(listed)} more (the API lists all: /recipients?response=help)")
+        yield (
+            f"  … and {total - len(listed)} more "
+            f"(the API lists all: /recipients?response={response.value})"
+        )
+
+
+def _shown(text: str) -> str:
+    """A person's text on one line of a terminal: no control characters, cut if long."""
+    line = " ".join(_CONTROL.sub(" ", text).split())
+    return line if len(line) <= TEXT_SHOWN else line[: TEXT_SHOWN - 1].rstrip() + "…"
 
 
 async def cancel(args: argparse.Namespace, settings: Settings, principal: Principal) -> int:
@@ -143,8 +174,12 @@ async def cancel(args: argparse.Namespace, settings: Settings, principal: Princi
     return 0
 
 
-HELP_LISTED = 50
-"""`alert status` names this many people needing help; the API lists them all."""
+LISTED = 50
+"""`alert status` names this many people needing help (and who answered otherwise); the API
+lists them all."""
+TEXT_SHOWN = 200
+"""How much of what a person wrote `alert status` shows; the API gives all of it."""
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def status_body(snapshot: Snapshot) -> dict[str, Any]:

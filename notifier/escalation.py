@@ -14,15 +14,20 @@ from notifier.domain import Channel
 SMS_LIST_LINES = 8
 """An SMS to a focal point names this many people at most; the e-mail names everyone."""
 EMAIL_LIST_LINES = 2000
+SMS_TEXT_CHARS = 60
+"""How much of what a person wrote an SMS list quotes; the e-mail quotes up to EMAIL_TEXT_CHARS."""
+EMAIL_TEXT_CHARS = 500
 
 
 @dataclass(frozen=True, slots=True)
 class ListedPerson:
-    """Someone on a focal point's list: name, phone number (or e-mail address) and id."""
+    """Someone on a focal point's list: name, phone number (or e-mail address) and id, and
+    what they last wrote that read as neither safe nor help ("" if nothing)."""
 
     person_id: str
     name: str
     contact: str
+    text: str = ""
 
 
 def next_round_at(
@@ -48,8 +53,12 @@ def focal_point_list(
     needing_help: Sequence[ListedPerson],
     not_answered: Sequence[ListedPerson],
     max_lines: int,
+    max_text: int = EMAIL_TEXT_CHARS,
+    wrote: Sequence[ListedPerson] = (),
 ) -> tuple[str, str]:
-    """The subject and text of a focal point's list: who needs help first, then who is silent."""
+    """The subject and text of a focal point's list: who needs help first, then who answered
+    with words that read as neither safe nor help, then who is silent; each person's own
+    words, when they wrote some, quoted after them (cut to `max_text`)."""
     subject = words["escalation.subject"].format(title=" ".join(title.split()))
     summary = words["escalation.summary"].format(
         station=station, help=len(needing_help), unanswered=len(not_answered)
@@ -58,14 +67,26 @@ def focal_point_list(
     budget = max_lines
     for heading, people in (
         (words["escalation.help_heading"], needing_help),
+        (words["escalation.other_heading"], wrote),
         (words["escalation.unanswered_heading"], not_answered),
     ):
         if not people:
             continue
         shown = people[: max(0, budget)]
         budget -= len(shown)
-        lines = [f"- {person.name} ({person.person_id}) {person.contact}" for person in shown]
+        lines = [_line(person, max_text) for person in shown]
         if len(people) > len(shown):
             lines.append(f"+{len(people) - len(shown)}")
         parts.append(heading + ":\n" + "\n".join(lines))
     return subject, "\n\n".join(parts)
+
+
+def _line(person: ListedPerson, max_text: int) -> str:
+    """`- Name (ID) +254…`, then `"what they wrote"` when they wrote something."""
+    line = f"- {person.name} ({person.person_id}) {person.contact}"
+    text = " ".join(person.text.split())
+    if not text:
+        return line
+    if len(text) > max_text:
+        text = text[: max(0, max_text - 3)].rstrip() + "..."
+    return f'{line} "{text}"'

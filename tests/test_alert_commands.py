@@ -476,10 +476,42 @@ async def test_status_shows_answers_and_time_to_acknowledge(
         "time to acknowledge: median 1 min 40 s, 90% within 3 min 0 s"
     )
     lines = out.splitlines()
-    listed = lines[lines.index("need help (1):") + 1 :]
+    listed = lines[lines.index("need help (1):") + 1 : lines.index("other answers (1):") - 1]
     assert len(listed) == 1
     assert re.fullmatch(r"  Person \d+ \(N\d{5}, NBO\) \+25472\d{7}", listed[0])
     status, out, _ = await _run(capsys, "alert", "status", "--config", setup.config, "--json", "1")
     view = json.loads(out)
     assert view["not_answered"] == 1
     assert view["time_to_acknowledge"] == {"median_seconds": 100.0, "p90_seconds": 180.0}
+
+
+async def test_status_shows_what_people_wrote(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ "2" then "my leg is broken" stays under need help, with the text; a free-text answer is
+    listed with its text under other answers."""
+    alert_id = await _send(setup, capsys, "--stations", "NBO", *EARTHQUAKE)
+    await _progress(setup.database, alert_id, sms_sent=0)
+    async with setup.database.session() as session:
+        query = select(DELIVERY.c.person).where(DELIVERY.c.channel == "sms").order_by("person")
+        first, second, *_ = list((await session.execute(query)).scalars())
+        for person, kind, text in (
+            (first, ResponseKind.HELP, "2"),
+            (first, ResponseKind.OTHER, "my leg is broken\x1b[2J"),
+            (second, ResponseKind.OTHER, "where is the assembly point?"),
+        ):
+            answer = responses.Answer(alert_id, person, kind, Channel.SMS, text)
+            await responses.record_answer(session, answer, utc_now())
+    status, out, _ = await _run(capsys, "alert", "status", "--config", setup.config, "1")
+    assert status == 0
+    lines = out.splitlines()
+    assert lines[2].startswith("recipients 4; safe 0, help 1, other 1, not answered 2")
+    need_help = lines.index("need help (1):")
+    assert re.fullmatch(
+        r'  Person \d+ \(N\d{5}, NBO\) \+25472\d{7} "my leg is broken \[2J"', lines[need_help + 1]
+    )
+    other = lines.index("other answers (1):")
+    assert re.fullmatch(
+        r'  Person \d+ \(N\d{5}, NBO\) \+25472\d{7} "where is the assembly point\?"',
+        lines[other + 1],
+    )

@@ -3,6 +3,9 @@
 A number may belong to several people (a shared phone): an answer from it counts for each of
 them who was sent the alert. Confirmations of answers go through the outbox, like any other
 message; answers to carrier keywords and to numbers with nothing to answer are immediate.
+An SMS with nothing in it (an MMS with only a picture) records nothing: the sender is told
+at once how to answer. Text that reads as neither safe nor help from someone who needs help
+is kept, and confirmed as help, which it leaves standing.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.domain import Channel, Language, Purpose, ResponseKind
 from notifier.messages import Templates
-from notifier.replies import CarrierKeyword, Reply, carrier_keyword, parse_reply
+from notifier.replies import CarrierKeyword, carrier_keyword, parse_reply
 from notifier.store import outbox, responses
 from notifier.store.responses import Answer, OpenAlertOfPerson, Outcome
 
@@ -64,32 +67,45 @@ async def take_sms(
     reply = parse_reply(sms.body)
     alert_id = alert_to_answer(open_alerts, reply.codes)
     people = [row for row in open_alerts if row.alert_id == alert_id]
+    if responses.says_nothing(reply.kind, reply.text):
+        # Nothing to keep: tell the sender how to answer (their photo is not read).
+        log.info("sms_answer", alert_id=alert_id, kind=reply.kind.value, outcome="empty")
+        return SmsAnswered(templates.strings[people[0].language]["sms.reply"])
     queued = 0
     for index, row in enumerate(people):
         provider_id = sms.provider_id if index == 0 else f"{sms.provider_id}/{row.person}"
         answer = Answer(alert_id, row.person, reply.kind, Channel.SMS, reply.text, provider_id)
         outcome = await responses.record_answer(session, answer, now)
         log.info("sms_answer", alert_id=alert_id, kind=reply.kind.value, outcome=outcome.value)
-        if outcome is Outcome.RECORDED:
-            queued += await _confirm(session, templates, row, reply, now)
+        key = _confirmation(outcome, reply.kind)
+        if key is not None:
+            queued += await _confirm(session, templates, row, key, now)
     return SmsAnswered(queued=queued)
 
 
+def _confirmation(outcome: Outcome, kind: ResponseKind) -> str | None:
+    """The template of the confirmation a recorded answer gets; None when nothing was recorded.
+
+    Text that leaves "needs help" standing ("come quickly" after "2") is confirmed as help.
+    """
+    if outcome is Outcome.HELP_STANDS:
+        return "answer.recorded_help"
+    if outcome is Outcome.RECORDED:
+        return _RECORDED[kind]
+    return None
+
+
 async def _confirm(
-    session: AsyncSession,
-    templates: Templates,
-    row: OpenAlertOfPerson,
-    reply: Reply,
-    now: datetime,
+    session: AsyncSession, templates: Templates, row: OpenAlertOfPerson, key: str, now: datetime
 ) -> int:
     """Queue "Recorded: safe." in the person's language; numbered by their answers so far."""
     answers = await responses.answers_so_far(session, row.alert_id, row.person)
-    body = templates.strings[row.language][_CONFIRMATION[reply.kind]]
+    body = templates.strings[row.language][key]
     notice = outbox.Notice(row.alert_id, row.person, Channel.SMS, Purpose.ANSWER, answers, body)
     return int(await outbox.queue_notice(session, notice, now))
 
 
-_CONFIRMATION = {
+_RECORDED = {
     ResponseKind.SAFE: "answer.recorded_safe",
     ResponseKind.HELP: "answer.recorded_help",
     ResponseKind.OTHER: "answer.recorded_other",

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from notifier.domain import Channel, DeliveryStatus, ResponseKind
 from notifier.store.materialisation import audience_condition
 from notifier.store.outbox import ALERT_PURPOSE
+from notifier.store.responses import latest_texts
 from notifier.store.tables import ALERT, DELIVERY, PERSON, RECIPIENT, Alert
 
 CHANNEL_STATES = (
@@ -53,7 +54,11 @@ class TimeToAcknowledge:
 
 @dataclass(frozen=True, slots=True)
 class RecipientRow:
-    """One person an alert reached, with their answer and each channel's state."""
+    """One person an alert reached, with their answer and each channel's state.
+
+    `latest_text` is what the person last wrote that read as neither safe nor help
+    ("my leg is broken"), for an officer to read; None when they wrote nothing such.
+    """
 
     person_id: str
     name: str
@@ -62,6 +67,7 @@ class RecipientRow:
     response: str | None
     acknowledged_at: str | None
     channels: dict[str, str] = field(default_factory=dict)
+    latest_text: str | None = None
 
 
 async def alert_counts(session: AsyncSession, alert: Alert) -> AlertCounts:
@@ -131,7 +137,11 @@ async def recipients(
     limit: int = 1000,
     offset: int = 0,
 ) -> list[RecipientRow]:
-    """The alert's recipients by person_id; only (un)acknowledged, one station's, one answer's."""
+    """The alert's recipients by person_id; only (un)acknowledged, one station's, one answer's.
+
+    `response` filters on the current answer: someone who needs help and then wrote
+    something else is listed under help.
+    """
     r, p = RECIPIENT.c, PERSON.c
     query = (
         select(
@@ -152,7 +162,9 @@ async def recipients(
     if response is not None:
         query = query.where(r.response == response.value)
     rows = (await session.execute(query)).all()
-    states = await _channel_states(session, alert_id, [row.person for row in rows])
+    people = [row.person for row in rows]
+    states = await _channel_states(session, alert_id, people)
+    texts = await latest_texts(session, alert_id, people)
     return [
         RecipientRow(
             person_id=row.person_id,
@@ -162,6 +174,7 @@ async def recipients(
             response=row.response,
             acknowledged_at=row.first_response_at.isoformat() if row.first_response_at else None,
             channels=states.get(row.person, {}),
+            latest_text=texts.get(row.person),
         )
         for row in rows
     ]

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.domain import OPEN_ALERT_STATUSES, Channel, Language, ResponseKind
 from notifier.store.outbox import ALERT_PURPOSE, queue_delivery
+from notifier.store.responses import latest_texts
 from notifier.store.tables import ALERT, DELIVERY, PERSON, PERSON_GROUP, RECIPIENT
 
 
@@ -36,6 +37,8 @@ class Listed:
     phone: str | None
     email: str | None
     reachable: frozenset[Channel]
+    latest_text: str | None = None
+    """What they last wrote that read as neither safe nor help, if anything."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +84,8 @@ async def take_round(session: AsyncSession, alert: OpenAlert, next_at: datetime)
 async def recipients_by_response(
     session: AsyncSession, alert_id: int, answered: ResponseKind | None
 ) -> list[Listed]:
-    """The alert's recipients with no answer (None) or with that current answer."""
+    """The alert's recipients with no answer (None) or with that current answer, and the
+    latest text of those who answered."""
     r, p = RECIPIENT.c, PERSON.c
     condition = r.response.is_(None) if answered is None else r.response == answered.value
     query = (
@@ -89,6 +93,11 @@ async def recipients_by_response(
         .join(PERSON, p.id == r.person)
         .where(r.alert_id == alert_id, condition, p.active.is_(True))
         .order_by(r.station_code, p.name, p.person_id)
+    )
+    rows = (await session.execute(query)).all()
+    # Who has not answered has written nothing: an answer with nothing in it is not kept.
+    texts = (
+        {} if answered is None else await latest_texts(session, alert_id, [row.id for row in rows])
     )
     return [
         Listed(
@@ -99,8 +108,9 @@ async def recipients_by_response(
             row.phone,
             row.email,
             frozenset(_reachable(row.phone, row.email, row.sms_opted_out)),
+            texts.get(row.id),
         )
-        for row in await session.execute(query)
+        for row in rows
     ]
 
 

@@ -1,18 +1,22 @@
 """Answers to alerts: who may answer which alert, and recording an answer with its history.
 
 Only a recipient of an open alert can answer it. Every answer is kept in `response`; the
-recipient row holds the current one (the latest) and the time of the first, which is the
-time to acknowledge. A provider's message id is recorded once, so a replayed webhook or a
-re-delivered e-mail changes nothing.
+recipient row holds the current one and the time of the first, which is the time to
+acknowledge. The current answer is the latest, except that "needs help" stands until the
+person says they are safe: an answer that reads as neither ("come quickly") is kept with its
+text, but the person still needs help. An answer with nothing in it (an MMS with only a
+picture, an e-mail whose first line is empty or unreadable) records nothing. A provider's
+message id is recorded once, so a replayed webhook or a re-delivered e-mail changes nothing.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import ColumnElement, and_, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.domain import OPEN_ALERT_STATUSES, AlertStatus, Channel, Language, ResponseKind
@@ -26,6 +30,8 @@ class Outcome(StrEnum):
     """What became of an answer."""
 
     RECORDED = "recorded"
+    HELP_STANDS = "help_stands"  # kept in the history; the current answer stays help
+    EMPTY = "empty"  # nothing in it: nothing recorded
     DUPLICATE = "duplicate"  # the provider's message id was recorded before
     NOT_RECIPIENT = "not_recipient"  # the person was not sent this alert
     NOT_OPEN = "not_open"  # the alert is cancelled or closed, or does not exist
@@ -41,6 +47,34 @@ class Answer:
     channel: Channel
     text: str = ""
     provider_message_id: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        """Whether it says nothing (`says_nothing`): it is not recorded."""
+        return says_nothing(self.kind, self.text)
+
+
+_UNREADABLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp", "Zs"})
+"""Controls, invisible format marks, lone surrogates and separators."""
+_REPLACEMENT = "\ufffd"
+"""What undecodable bytes become."""
+
+
+def says_nothing(kind: ResponseKind, text: str) -> bool:
+    """Whether an answer says nothing: neither safe nor help, and no readable text (an MMS
+    with only a picture; an e-mail whose first line is empty or undecodable)."""
+    return kind is ResponseKind.OTHER and not _readable(text)
+
+
+def _readable(text: str) -> bool:
+    """Whether a text has a character a person could read: not only blanks, controls,
+    invisible marks and replacement characters."""
+    return any(
+        not char.isspace()
+        and char != _REPLACEMENT
+        and unicodedata.category(char) not in _UNREADABLE_CATEGORIES
+        for char in text
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +102,10 @@ class AckTarget:
 
 
 async def record_answer(session: AsyncSession, answer: Answer, now: datetime) -> Outcome:
-    """Keep the answer in the history and make it the recipient's current response."""
+    """Keep the answer in the history and make it the recipient's current response, unless
+    it is `other` and the current one is `help`; an empty answer records nothing."""
+    if answer.empty:
+        return Outcome.EMPTY
     alert_status = await session.scalar(select(ALERT.c.status).where(ALERT.c.id == answer.alert_id))
     if alert_status not in OPEN_ALERT_STATUSES:
         return Outcome.NOT_OPEN
@@ -90,16 +127,51 @@ async def record_answer(session: AsyncSession, answer: Answer, now: datetime) ->
     )
     if inserted.scalar() is None:
         return Outcome.DUPLICATE
-    await session.execute(
+    current = await session.scalar(
         update(RECIPIENT)
         .where(recipient)
         .values(
-            response=answer.kind.value,
+            response=_current_after(answer.kind),
             last_response_at=now,
             first_response_at=func.coalesce(RECIPIENT.c.first_response_at, now),
         )
+        .returning(RECIPIENT.c.response)
     )
+    if answer.kind is ResponseKind.OTHER and current == ResponseKind.HELP.value:
+        return Outcome.HELP_STANDS
     return Outcome.RECORDED
+
+
+def _current_after(kind: ResponseKind) -> ColumnElement[str] | str:
+    """The recipient's current response once `kind` is recorded, decided in the statement
+    itself so that an answer recorded at the same moment by another replica is seen."""
+    if kind is not ResponseKind.OTHER:
+        return kind.value
+    help_ = ResponseKind.HELP.value
+    return case((RECIPIENT.c.response == help_, help_), else_=kind.value)
+
+
+async def latest_texts(session: AsyncSession, alert_id: int, people: list[int]) -> dict[int, str]:
+    """The text of each person's latest answer that read as neither safe nor help, if any.
+
+    Read by the index on (alert, person, time) for the people asked about only.
+    """
+    if not people:
+        return {}
+    r = RESPONSE.c
+    query = (
+        select(r.person, r.text)
+        .where(
+            r.alert_id == alert_id,
+            r.person.in_(sorted(set(people))),
+            r.kind == ResponseKind.OTHER.value,
+        )
+        .order_by(r.person, r.received_at, r.id)
+    )
+    texts: dict[int, str] = {}
+    for person, text in (await session.execute(query)).all():
+        texts[person] = text  # later answers overwrite earlier ones
+    return texts
 
 
 async def open_alerts_for_phone(session: AsyncSession, phone: str) -> list[OpenAlertOfPerson]:

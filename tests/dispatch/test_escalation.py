@@ -12,11 +12,11 @@ from sqlalchemy import select, update
 from notifier.access import Principal
 from notifier.alert_request import AlertRequest
 from notifier.dispatch.escalator import Escalator
-from notifier.domain import Channel, Role
+from notifier.domain import Channel, Language, ResponseKind, Role
 from notifier.escalation import ListedPerson, focal_point_list, next_round_at, resend_channels
 from notifier.messages import load_templates
 from notifier.settings import EscalationSettings
-from notifier.store import alerts, materialisation
+from notifier.store import alerts, materialisation, responses
 from notifier.store.engine import Database
 from notifier.store.tables import ALERT, DELIVERY, PERSON, RECIPIENT
 from tests.clock import HandClock
@@ -127,6 +127,14 @@ class Setting:
                 .values(response=kind, first_response_at=self.clock.at)
             )
 
+    async def reply(self, person_id: str, kind: ResponseKind, text: str) -> None:
+        """Record an answer with its text through the store function the reply paths use."""
+        async with self.database.session() as session:
+            query = select(PERSON.c.id).where(PERSON.c.person_id == person_id)
+            person = (await session.execute(query)).scalar_one()
+            answer = responses.Answer(self.alert_id, person, kind, Channel.SMS, text)
+            await responses.record_answer(session, answer, self.clock.at)
+
     async def deliveries(self, purpose: str = "alert") -> list[tuple[str, str, int]]:
         """(person_id, channel, round) of the alert's deliveries of one purpose."""
         query = (
@@ -147,6 +155,25 @@ class Setting:
         )
         async with self.database.session() as session:
             return [tuple(row) for row in await session.execute(query)]
+
+
+def test_the_list_quotes_what_people_wrote_cut_for_sms() -> None:
+    """Someone's own words follow their line, cut to the length given; silence adds nothing."""
+    words = TEMPLATES.strings[Language.EN]
+    needing = [ListedPerson("P0", "Name 0", "+254700000000", "my leg is broken, floor 3 " * 5)]
+    quiet = [ListedPerson("P1", "Name 1", "+254700000001")]
+    _, body = focal_point_list(
+        words,
+        station="NBO",
+        title="Fire",
+        needing_help=needing,
+        not_answered=quiet,
+        max_lines=8,
+        max_text=30,
+    )
+    lines = body.splitlines()
+    assert '- Name 0 (P0) +254700000000 "my leg is broken, floor 3 m..."' in lines
+    assert "- Name 1 (P1) +254700000001" in lines
 
 
 async def test_nothing_happens_before_the_timeout(database: Database) -> None:
@@ -177,6 +204,39 @@ async def test_silent_people_are_chased_and_focal_points_told(database: Database
     assert "- Dawit Mailonly (MAIL1) mail@example.org" in body
     assert "SAFE1" not in body
     assert setting.wakes == 1
+
+
+async def test_the_list_shows_help_that_stands_with_its_text(database: Database) -> None:
+    """ "2" then "my leg is broken" by SMS: the person is still listed as needing help, with
+    the text; the silent are listed without any."""
+    setting = Setting(database)
+    await setting.raise_alert()
+    await setting.reply("QUIET1", ResponseKind.HELP, "2")
+    await setting.reply("QUIET1", ResponseKind.OTHER, "my leg is broken")
+    setting.clock.at = T0 + TIMEOUT
+    assert await setting.escalator.run_due() == 1
+    [(_, _, _, body)] = await setting.lists()
+    assert body.startswith("NBO : 2 ont besoin d'aide, 2 n'ont pas répondu.")
+    lines = body.splitlines()
+    assert '- Carol Quiet (QUIET1) +254733100003 "my leg is broken"' in lines
+    assert "- Brian Help (HELP1) +254733100002" in lines
+    assert "- Dawit Mailonly (MAIL1) mail@example.org" in lines
+
+
+async def test_the_list_quotes_a_first_answer_in_words(database: Database) -> None:
+    """ "my leg is broken" as the only answer: the focal point reads it under its own heading,
+    between those who need help and the silent."""
+    setting = Setting(database)
+    await setting.raise_alert()
+    await setting.reply("QUIET1", ResponseKind.OTHER, "my leg is broken")
+    setting.clock.at = T0 + TIMEOUT
+    assert await setting.escalator.run_due() == 1
+    [(_, _, _, body)] = await setting.lists()
+    lines = body.splitlines()
+    quoted = lines.index('- Carol Quiet (QUIET1) +254733100003 "my leg is broken"')
+    heading = lines.index(TEMPLATES.strings[Language.FR]["escalation.other_heading"] + ":")
+    assert lines.index("- Brian Help (HELP1) +254733100002") < heading < quoted
+    assert quoted < lines.index("- Dawit Mailonly (MAIL1) mail@example.org")
 
 
 async def test_an_answer_stops_the_chase_and_rounds_end(database: Database) -> None:

@@ -115,3 +115,70 @@ async def test_a_forged_token_is_refused_with_550(
     with pytest.raises(aiosmtplib.SMTPRecipientsRefused) as refused:
         await reply(listener.port, forged, "1", "<r3@example.net>")
     assert refused.value.recipients[0].code == 550
+
+
+async def reply_bytes(port: int, token: str, body: bytes, message_id: str) -> None:
+    """Send a reply whose body is these bytes, declared as UTF-8 text, through a real client."""
+    raw = (
+        b"From: someone@example.net\r\n"
+        + f"To: ack+{token}@{DOMAIN}\r\n".encode()
+        + b"Subject: Re: SEVERE: Fire\r\n"
+        + f"Message-ID: {message_id}\r\n".encode()
+        + b"MIME-Version: 1.0\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\n"
+        b"Content-Transfer-Encoding: 8bit\r\n\r\n" + body + b"\r\n"
+    )
+    await aiosmtplib.send(
+        raw,
+        sender="someone@example.net",
+        recipients=[f"ack+{token}@{DOMAIN}"],
+        hostname="127.0.0.1",
+        port=port,
+    )
+
+
+async def answers_of(database: Database, person: int) -> tuple[str | None, list[tuple[str, str]]]:
+    """The person's current answer and their history (kind, text)."""
+    async with database.session() as session:
+        query = select(RECIPIENT.c.response).where(RECIPIENT.c.person == person)
+        current = (await session.execute(query)).scalar_one()
+        history = select(RESPONSE.c.kind, RESPONSE.c.text).order_by(RESPONSE.c.id)
+        rows = [(row.kind, row.text) for row in await session.execute(history)]
+    return current, rows
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b"", id="empty"),
+        pytest.param(b"\n\n> Reply 1 if safe, 2 if you need help", id="only-quoted"),
+        pytest.param(b"\xff\xfe\xfd\xff", id="undecodable"),
+    ],
+)
+async def test_an_empty_or_unreadable_reply_records_nothing(
+    database: Database, listening: tuple[InboundSmtpListener, int], body: bytes
+) -> None:
+    """A reply with no readable first line records nothing, before an answer or after "2"."""
+    listener, alert_id = listening
+    ana = await person_pk(database, "A1")
+    token = ack_tokens.issue(SECRET.encode(), alert_id, ana, NOW + timedelta(days=1))
+    await reply_bytes(listener.port, token, body, "<e1@example.net>")
+    assert await answers_of(database, ana) == (None, [])
+    await reply(listener.port, token, "2", "<e2@example.net>")
+    await reply_bytes(listener.port, token, body, "<e3@example.net>")
+    assert await answers_of(database, ana) == ("help", [("help", "2")])
+
+
+async def test_text_after_help_is_kept_and_help_stands(
+    database: Database, listening: tuple[InboundSmtpListener, int]
+) -> None:
+    """ "2" then "Venid rápido, por favor": the text is kept, the person still needs help."""
+    listener, alert_id = listening
+    ana = await person_pk(database, "A1")
+    token = ack_tokens.issue(SECRET.encode(), alert_id, ana, NOW + timedelta(days=1))
+    await reply(listener.port, token, "2", "<h1@example.net>")
+    await reply(listener.port, token, "Venid rápido, por favor", "<h2@example.net>")
+    assert await answers_of(database, ana) == (
+        "help",
+        [("help", "2"), ("other", "Venid rápido, por favor")],
+    )
