@@ -41,6 +41,18 @@ class Principal:
             return self.role is Role.VIEWER
         return set(stations) <= self.stations
 
+    def may(self, action: Action) -> bool:
+        """Whether the role allows `action` at all, on some stations: checked before any lookup."""
+        return self.allows(action, ())
+
+    def scope_of(self, action: Action) -> frozenset[str] | None:
+        """The stations `action` is allowed on: None for every station, empty for none."""
+        if self.role is Role.ADMIN:
+            return None
+        if not self.may(action):
+            return frozenset()
+        return self.stations or None  # no stations here: a viewer of the whole organisation
+
 
 def new_token() -> str:
     """A fresh bearer token: 256 random bits, prefixed so that leaked tokens are easy to spot."""

@@ -13,7 +13,10 @@ from notifier.errors import FieldError
 _E = TypeVar("_E", Severity, AlertKind)
 MAX_TITLE = 200
 MAX_MESSAGE = 2000
-_STATION = re.compile(r"[A-Z0-9]{2,8}")
+MAX_NAMES = 5000
+"""Stations, groups or people one request may name: each list is bound into one query."""
+STATION_CODE = re.compile(r"[A-Z0-9]{2,8}")
+"""What a station code looks like: 2 to 8 upper-case letters or digits."""
 _FIELDS = frozenset(
     {"title", "message", "messages", "severity", "kind", "stations", "groups", "people", "channels"}
 )
@@ -60,7 +63,7 @@ def parse_alert_request(payload: object) -> AlertRequest:
         messages=_messages(payload),
     )
     for code in request.stations:
-        if not _STATION.fullmatch(code):
+        if not STATION_CODE.fullmatch(code):
             raise FieldError("stations", f"{code!r} is not a station code")
     if not request.stations and not request.people:
         raise FieldError("stations", "name at least one station (or person)")
@@ -73,7 +76,7 @@ def _text(payload: Mapping[str, object], field: str, limit: int, *, single_line:
     value = payload.get(field)
     if not isinstance(value, str) or not value.strip():
         raise FieldError(field, "required text")
-    value = value.strip()
+    value = _storable(field, value.strip())
     if single_line:
         value = " ".join(value.split())
     if len(value) > limit:
@@ -85,10 +88,12 @@ def _choice(payload: Mapping[str, object], field: str, enum: type[_E], default: 
     value = payload.get(field)
     if value is None:
         return default
+    allowed = ", ".join(member.value for member in enum)
+    if not isinstance(value, str):
+        raise FieldError(field, f"expected one of {allowed}")
     try:
-        return enum(str(value).lower())
+        return enum(value.lower())
     except ValueError:
-        allowed = ", ".join(member.value for member in enum)
         raise FieldError(field, f"{value!r} is not one of {allowed}") from None
 
 
@@ -98,12 +103,11 @@ def _names(payload: Mapping[str, object], field: str) -> list[str]:
         value = [part for part in value.split(",") if part.strip()]
     if not isinstance(value, Sequence) or not all(isinstance(item, str) for item in value):
         raise FieldError(field, "expected a list of names")
-    names: list[str] = []
-    for item in value:
-        name = str(item).strip()
-        if name and name not in names:
-            names.append(name)
-    return names
+    names = dict.fromkeys(_storable(field, item.strip()) for item in value)  # once each, in order
+    names.pop("", None)
+    if len(names) > MAX_NAMES:
+        raise FieldError(field, f"more than {MAX_NAMES} names")
+    return list(names)
 
 
 def _channels(payload: Mapping[str, object]) -> tuple[Channel, ...]:
@@ -132,5 +136,12 @@ def _messages(payload: Mapping[str, object]) -> dict[str, str] | None:
             raise FieldError(
                 "messages", f"{language}: expected text of 1 to {MAX_MESSAGE} characters"
             )
-        texts[language] = text.strip()
+        texts[language] = _storable("messages", text.strip())
     return texts
+
+
+def _storable(field: str, text: str) -> str:
+    """`text`, unless it holds a NUL character, which no database column takes (PostgreSQL)."""
+    if "\x00" in text:
+        raise FieldError(field, "text must not contain the NUL character (\\u0000)")
+    return text

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, Self
 
@@ -163,11 +163,38 @@ def classify_failure(error: Exception, retry_after: str | None = None) -> SendEr
 
 
 def twilio_signature_is_valid(
-    auth_token: str, url: str, params: Mapping[str, str], signature: str
+    auth_token: str,
+    url: str,
+    params: Mapping[str, str] | Iterable[tuple[str, str]],
+    signature: str,
 ) -> bool:
-    """Whether `signature` (X-Twilio-Signature) is Twilio's for this public URL and form."""
-    valid = RequestValidator(auth_token).validate(url, dict(params), signature)
+    """Whether `signature` (X-Twilio-Signature) is Twilio's for this public URL and form.
+
+    `params` is the form as posted, as (name, value) pairs: a name posted several times is
+    signed by Twilio with all its values.
+    """
+    pairs = params.items() if isinstance(params, Mapping) else params
+    valid = RequestValidator(auth_token).validate(url, _SignedForm(pairs), signature)
     return valid is True
+
+
+class _SignedForm:
+    """A form as `RequestValidator` reads a MultiDict: its names, and every value of each."""
+
+    def __init__(self, pairs: Iterable[tuple[str, str]]) -> None:
+        self._values: dict[str, list[str]] = {}
+        for name, value in pairs:
+            self._values.setdefault(name, []).append(value)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def getall(self, name: str) -> list[str]:
+        """Every value of `name`, in the order posted."""
+        return self._values[name]
 
 
 def _seconds(retry_after: str | None) -> float | None:

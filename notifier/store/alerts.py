@@ -25,14 +25,26 @@ from notifier.store.tables import DELIVERY, PERSON, PERSON_GROUP, STATION, Alert
 from notifier.store.types import utc_now
 
 LIST_PAGE = 500
+LARGEST_ID = 2**31 - 1
+"""The largest alert id: the column is a 32-bit INTEGER on PostgreSQL (asyncpg refuses to bind
+a larger number). A larger id names no alert, and is not sent to the database."""
 
 
 async def create_alert(session: AsyncSession, request: AlertRequest, principal: Principal) -> Alert:
-    """Check the request against the roster and the caller's scope, then store the alert."""
-    await _check_names(session, request)
-    scope = sorted(set(request.stations) | await _stations_of_people(session, request.people))
+    """Check the request against the roster and the caller's scope, then store the alert.
+
+    People are looked up within the caller's stations only: a person of another station is
+    refused as unknown, like one who does not exist, and groups are looked for within the
+    stations named. Nothing is learnt of the people of other stations.
+    """
+    await _check_stations(session, request.stations)
+    people_stations = await _stations_of_people(
+        session, request.people, principal.scope_of(Action.SEND)
+    )
+    scope = sorted(set(request.stations) | people_stations)
     if not principal.allows(Action.SEND, scope):
         raise ForbiddenError(f"{principal.name} may not alert {', '.join(scope)}")
+    await _check_groups(session, request.groups, request.stations)
     alert = Alert(
         code=await _unused_code(session),
         kind=request.kind.value,
@@ -66,12 +78,13 @@ async def create_alert(session: AsyncSession, request: AlertRequest, principal: 
 
 
 async def get_alert(session: AsyncSession, alert_id: int, principal: Principal) -> Alert:
-    """The alert, if it exists and the caller may read it."""
-    alert = await session.get(Alert, alert_id)
-    if alert is None:
+    """The alert, if it exists and the caller may read it; NotFoundError alike otherwise.
+
+    An alert of stations the caller may not see is as absent as one never raised.
+    """
+    alert = await session.get(Alert, alert_id) if 0 < alert_id <= LARGEST_ID else None
+    if alert is None or not principal.allows(Action.READ, alert.audience.get("scope", [])):
         raise NotFoundError(f"alert {alert_id} does not exist")
-    if not principal.allows(Action.READ, alert.audience.get("scope", [])):
-        raise ForbiddenError(f"{principal.name} may not see alert {alert_id}")
     return alert
 
 
@@ -100,6 +113,8 @@ async def list_alerts(
 
 async def cancel_alert(session: AsyncSession, alert_id: int, principal: Principal) -> Alert:
     """Stop an alert: its queued deliveries are cancelled; messages already sent stay sent."""
+    if not principal.may(Action.SEND):  # the role first: a viewer learns nothing of ids
+        raise ForbiddenError(f"{principal.name} may not cancel alerts")
     alert = await get_alert(session, alert_id, principal)
     if not principal.allows(Action.SEND, alert.audience.get("scope", [])):
         raise ForbiddenError(f"{principal.name} may not cancel alert {alert_id}")
@@ -118,30 +133,44 @@ async def cancel_alert(session: AsyncSession, alert_id: int, principal: Principa
     return alert
 
 
-async def _check_names(session: AsyncSession, request: AlertRequest) -> None:
+async def _check_stations(session: AsyncSession, stations: Sequence[str]) -> None:
     known = set((await session.execute(select(STATION.c.code))).scalars())
-    unknown = sorted(set(request.stations) - known)
+    unknown = sorted(set(stations) - known)
     if unknown:
         raise FieldError("stations", f"unknown station(s): {', '.join(unknown)}")
-    if request.groups:
-        query = select(PERSON_GROUP.c.name).where(PERSON_GROUP.c.name.in_(request.groups))
-        found = set((await session.execute(query.distinct())).scalars())
-        missing = sorted(set(request.groups) - found)
-        if missing:
-            raise FieldError("groups", f"no one is in group(s): {', '.join(missing)}")
-    if request.people:
-        query = select(PERSON.c.person_id).where(PERSON.c.person_id.in_(request.people))
-        found = set((await session.execute(query)).scalars())
-        missing = sorted(set(request.people) - found)
-        if missing:
-            raise FieldError("people", f"unknown person_id(s): {', '.join(missing)}")
 
 
-async def _stations_of_people(session: AsyncSession, people: Sequence[str]) -> set[str]:
+async def _check_groups(
+    session: AsyncSession, groups: Sequence[str], stations: Sequence[str]
+) -> None:
+    if not groups:
+        return
+    query = (
+        select(PERSON_GROUP.c.name)
+        .join(PERSON, PERSON.c.id == PERSON_GROUP.c.person)
+        .where(PERSON_GROUP.c.name.in_(groups), PERSON.c.station_code.in_(stations))
+        .distinct()
+    )
+    found = set((await session.execute(query)).scalars())
+    missing = sorted(set(groups) - found)
+    if missing:
+        raise FieldError("groups", f"no one is in group(s): {', '.join(missing)}")
+
+
+async def _stations_of_people(
+    session: AsyncSession, people: Sequence[str], stations: frozenset[str] | None
+) -> set[str]:
+    """The stations of the people named, among `stations` (None: all); FieldError if any is not."""
     if not people:
         return set()
-    query = select(PERSON.c.station_code).where(PERSON.c.person_id.in_(people)).distinct()
-    return set((await session.execute(query)).scalars())
+    query = select(PERSON.c.person_id, PERSON.c.station_code).where(PERSON.c.person_id.in_(people))
+    if stations is not None:
+        query = query.where(PERSON.c.station_code.in_(sorted(stations)))
+    found: dict[str, str] = dict((await session.execute(query)).all())
+    missing = sorted(set(people) - set(found))
+    if missing:
+        raise FieldError("people", f"unknown person_id(s): {', '.join(missing)}")
+    return set(found.values())
 
 
 async def _unused_code(session: AsyncSession) -> str:

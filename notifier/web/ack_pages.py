@@ -14,9 +14,11 @@ from starlette.routing import BaseRoute, Route
 
 from notifier import ack_tokens
 from notifier.domain import AlertStatus, Channel, Language, ResponseKind
+from notifier.errors import InputError
 from notifier.messages import Templates
 from notifier.store.engine import Database
 from notifier.store.responses import AckTarget, Answer, Outcome, ack_target, record_answer
+from notifier.web.forms import read_form
 
 log = structlog.get_logger(__name__)
 
@@ -134,7 +136,10 @@ async def record(request: Request) -> Response:
     found = await _target(request)
     if isinstance(found, Response):
         return found
-    kind = ANSWERS.get(str((await request.form()).get("response", "")))
+    try:
+        kind = ANSWERS.get((await read_form(request)).first("response"))
+    except InputError:  # not a form of UTF-8 text: the page says what the form must hold
+        kind = None
     if kind is None:
         log.info("ack_refused", reason="bad_response", alert_id=found.alert_id)
         return _question(request, found, problem=BAD_RESPONSE, status_code=400)

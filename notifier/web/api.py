@@ -8,21 +8,23 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from notifier.access import Principal
+from notifier.access import Action, Principal
 from notifier.alert_json import alert_detail, alert_header
-from notifier.alert_request import parse_alert_request
+from notifier.alert_request import STATION_CODE, parse_alert_request
 from notifier.domain import ResponseKind
-from notifier.errors import FieldError, InputError
+from notifier.errors import FieldError, ForbiddenError, NotFoundError
 from notifier.store import alert_views, alerts, tokens
 from notifier.store.engine import Database
 from notifier.web.errors import UnauthorizedError
 
-MAX_BODY_BYTES = 64 * 1024
+_ID_DIGITS = len(str(alerts.LARGEST_ID))
 
 
 async def raise_alert(request: Request) -> JSONResponse:
     """POST /api/v1/alerts: 202 once the alert is durable; the dispatcher is woken at once."""
     principal = await _principal(request)
+    if not principal.may(Action.SEND):  # before a byte of the body is read
+        raise ForbiddenError(f"{principal.name} may not raise alerts")
     alert_request = parse_alert_request(await _json_body(request))
     async with _database(request).session() as session:
         alert = await alerts.create_alert(session, alert_request, principal)
@@ -75,7 +77,7 @@ async def alert_recipients(request: Request) -> JSONResponse:
             session,
             alert.id,
             acknowledged=acknowledged,
-            station=(query.get("station") or "").upper() or None,
+            station=_optional_station(query.get("station")),
             response=response,
             limit=_bounded_int(query.get("limit"), "limit", 1000, 1, 10_000),
             offset=_bounded_int(query.get("offset"), "offset", 0, 0, 10_000_000),
@@ -90,6 +92,7 @@ async def alert_recipients(request: Request) -> JSONResponse:
                 "response": row.response,
                 "acknowledged_at": row.acknowledged_at,
                 "channels": row.channels,
+                "latest_text": row.latest_text,
             }
             for row in rows
         ]
@@ -130,20 +133,31 @@ async def _principal(request: Request) -> Principal:
 
 
 async def _json_body(request: Request) -> object:
+    """The body as JSON: read within `http.max_body_bytes` (413 past it, by `BodyLimit`)."""
     body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        raise InputError(f"the request body is larger than {MAX_BODY_BYTES} bytes")
     try:
-        return json.loads(body)
+        payload = json.loads(body)
+        # A lone surrogate (`"\ud800"`) decodes, but can be neither stored nor echoed back.
+        json.dumps(payload, ensure_ascii=False).encode()
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise FieldError("body", f"not valid JSON: {error}") from None
+    except UnicodeEncodeError:
+        raise FieldError("body", "text holds a lone surrogate (\\ud800 to \\udfff)") from None
+    except ValueError:  # a number of more digits than Python converts (4300)
+        raise FieldError("body", "a number in the body has too many digits") from None
+    except RecursionError:
+        raise FieldError("body", "the JSON is nested too deeply") from None
+    return payload
 
 
 def _alert_id(request: Request) -> int:
-    raw = request.path_params["alert_id"]
-    if not str(raw).isdigit():
+    raw = str(request.path_params["alert_id"])
+    if not (raw.isascii() and raw.isdigit()):
         raise FieldError("id", f"{raw!r} is not an alert id")
-    return int(raw)
+    digits = raw.lstrip("0") or "0"
+    if len(digits) > _ID_DIGITS:  # past any id the database can hold
+        raise NotFoundError(f"alert {raw} does not exist")
+    return int(digits)
 
 
 def _optional_bool(value: str | None, field: str) -> bool | None:
@@ -154,6 +168,14 @@ def _optional_bool(value: str | None, field: str) -> bool | None:
     if value.lower() in ("false", "0", "no"):
         return False
     raise FieldError(field, f"expected true or false, got {value!r}")
+
+
+def _optional_station(value: str | None) -> str | None:
+    if value is None or value == "":
+        return None
+    if not STATION_CODE.fullmatch(value.upper()):
+        raise FieldError("station", f"expected a station code, got {value!r}")
+    return value.upper()
 
 
 def _optional_response(value: str | None) -> ResponseKind | None:
@@ -169,6 +191,12 @@ def _optional_response(value: str | None) -> ResponseKind | None:
 def _bounded_int(value: str | None, field: str, default: int, low: int, high: int) -> int:
     if value is None or value == "":
         return default
-    if not value.isdigit() or not low <= int(value) <= high:
+    digits = value.lstrip("0") or "0"
+    if not (
+        value.isascii()
+        and value.isdigit()
+        and len(digits) <= len(str(high))
+        and low <= int(digits) <= high
+    ):
         raise FieldError(field, f"expected a whole number from {low} to {high}")
-    return int(value)
+    return int(digits)

@@ -9,6 +9,7 @@ from pathlib import Path
 import structlog
 from sqlalchemy import text
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -17,8 +18,11 @@ from notifier.clock import Clock, SystemClock
 from notifier.messages import Templates, load_templates
 from notifier.settings import Settings
 from notifier.store.engine import Database
+from notifier.store.outage import describe
 from notifier.web import ack_pages, api, inbound_sms
+from notifier.web.bounded_body import BodyLimit
 from notifier.web.errors import EXCEPTION_HANDLERS
+from notifier.web.failures import LogFailures
 from notifier.web.metrics import SendMetrics
 from notifier.web.metrics import metrics as metrics_route
 from notifier.web.webhooks import twilio_status
@@ -47,7 +51,14 @@ def create_app(
         *ack_pages.ROUTES,
         *api.ROUTES,
     ]
-    app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS)
+    limits = Middleware(
+        BodyLimit,
+        api_bytes=settings.http.max_body_bytes,
+        form_bytes=settings.http.max_form_bytes,
+    )
+    # Outermost the body limit, so that even a 500 sent before the body was read closes.
+    middleware = [limits, Middleware(LogFailures)]
+    app = Starlette(routes=routes, middleware=middleware, exception_handlers=EXCEPTION_HANDLERS)
     app.state.database = database
     app.state.settings = settings
     app.state.templates = templates or load_templates(Path(settings.messages.templates_dir))
@@ -58,12 +69,16 @@ def create_app(
 
 
 async def healthz(request: Request) -> JSONResponse:
-    """200 when the database answers, 503 otherwise: what a load balancer and Docker check."""
+    """200 when the database answers, 503 otherwise: what a load balancer and Docker check.
+
+    Within `HEALTH_TIMEOUT_SECONDS`, however the database fails: a server that went away
+    without a word must not leave the probe hanging.
+    """
     database: Database = request.app.state.database
     try:
         async with asyncio.timeout(HEALTH_TIMEOUT_SECONDS), database.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
     except Exception as error:  # any failure means unhealthy; the reason goes to the log
-        log.warning("health_check_failed", error=str(error))
+        log.warning("health_check_failed", error=describe(error))
         return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
     return JSONResponse({"status": "ok", "database": "ok"})

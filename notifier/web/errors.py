@@ -7,6 +7,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from notifier.errors import FieldError, ForbiddenError, InputError, NotFoundError
+from notifier.web.bounded_body import BodyTooLargeError
 
 
 class UnauthorizedError(Exception):
@@ -45,6 +46,11 @@ async def invalid(_request: Request, error: Exception) -> Response:
     return error_response(400, "bad_request", str(error))
 
 
+async def too_large(_request: Request, error: Exception) -> Response:
+    """413: the body is over the route's limit; the rest of it is not read."""
+    return error_response(413, "too_large", str(error))
+
+
 async def http_error(_request: Request, error: Exception) -> Response:
     """Unknown paths and wrong methods answer in the same JSON shape as every other error."""
     assert isinstance(error, HTTPException)
@@ -61,4 +67,5 @@ EXCEPTION_HANDLERS = {
     ForbiddenError: forbidden,
     NotFoundError: not_found,
     InputError: invalid,
+    BodyTooLargeError: too_large,
 }

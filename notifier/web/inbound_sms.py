@@ -10,7 +10,8 @@ from starlette.routing import BaseRoute, Route
 
 from notifier.inbound.sms_reply import InboundSms, take_sms
 from notifier.store.engine import Database
-from notifier.web.webhooks import forged, signed_form
+from notifier.web.twilio_form import TwilioFormError, incoming_message
+from notifier.web.webhooks import forged, malformed, signed_form
 
 TWIML = "application/xml"
 
@@ -20,9 +21,11 @@ async def twilio_sms(request: Request) -> Response:
     form = await signed_form(request)
     if form is None:
         return forged()
-    sms = InboundSms(form.get("MessageSid", ""), form.get("From", ""), form.get("Body", ""))
-    if not sms.provider_id or not sms.sender:
-        return Response("MessageSid and From are required", status_code=400)
+    try:
+        message = incoming_message(form)
+    except TwilioFormError as error:
+        return malformed(error)
+    sms = InboundSms(message.sid, message.sender, message.body)
     database: Database = request.app.state.database
     async with database.session() as session:
         answered = await take_sms(

@@ -11,6 +11,8 @@ from notifier.domain import Channel
 from notifier.settings import Settings
 from notifier.store import outbox
 from notifier.store.engine import Database
+from notifier.web.forms import Form, read_form
+from notifier.web.twilio_form import TwilioFormError, status_report
 
 log = structlog.get_logger(__name__)
 
@@ -20,9 +22,10 @@ async def twilio_status(request: Request) -> Response:
     form = await signed_form(request)
     if form is None:
         return forged()
-    sid, status = form.get("MessageSid", ""), form.get("MessageStatus", "")
-    if not sid or not status:
-        return Response("MessageSid and MessageStatus are required", status_code=400)
+    try:
+        report = status_report(form)
+    except TwilioFormError as error:
+        return malformed(error)
     reference = request.query_params.get(REFERENCE_PARAMETER)
     if reference is not None and not _delivery_number(reference):
         return Response(f"{REFERENCE_PARAMETER} must be a delivery number", status_code=400)
@@ -31,14 +34,14 @@ async def twilio_status(request: Request) -> Response:
         moved = await outbox.record_provider_status(
             session,
             Channel.SMS,
-            sid,
-            status.lower(),
-            form.get("ErrorCode", ""),
+            report.sid,
+            report.status,
+            report.error_code,
             request.app.state.clock.now(),
             delivery_id=int(reference) if reference else None,
         )
     if moved is not None:
-        log.info("sms_status_recorded", sid=sid, status=moved.value)
+        log.info("sms_status_recorded", sid=report.sid, status=moved.value)
         if moved.value == "failed":
             request.app.state.wake_dispatcher()
     return Response(status_code=204)
@@ -53,23 +56,35 @@ def forged() -> Response:
     return Response("invalid signature", status_code=403, media_type="text/plain")
 
 
-async def signed_form(request: Request) -> dict[str, str] | None:
-    """The posted form if Twilio signed it, else None (and the refusal is logged)."""
+def malformed(error: TwilioFormError) -> Response:
+    """The answer to a signed webhook whose fields are missing or not of their shape."""
+    log.warning("twilio_form_refused", reason=str(error))
+    return Response(str(error), status_code=400, media_type="text/plain")
+
+
+async def signed_form(request: Request) -> Form | None:
+    """The posted form if Twilio signed it, else None (and the refusal is logged).
+
+    Without a signature (or an auth token to check it) the body is not read at all.
+    """
     settings: Settings = request.app.state.settings
-    form = {key: str(value) for key, value in (await request.form()).items()}
-    if not signed_by_twilio(request, settings, form):
-        log.warning("twilio_signature_rejected", path=request.url.path)
+    auth_token = settings.sms.auth_token.get_secret_value()
+    signature = request.headers.get("x-twilio-signature", "")
+    if not auth_token or not signature:
+        log.warning("twilio_signature_rejected", path=request.url.path, reason="missing")
+        return None
+    form = await read_form(request)
+    if not twilio_signature_is_valid(
+        auth_token, signed_url(request, settings), form.pairs, signature
+    ):
+        log.warning("twilio_signature_rejected", path=request.url.path, reason="invalid")
         return None
     return form
 
 
-def signed_by_twilio(request: Request, settings: Settings, form: dict[str, str]) -> bool:
+def signed_url(request: Request, settings: Settings) -> str:
     """Twilio signs the URL it called: our public URL, not the one behind the proxy."""
-    auth_token = settings.sms.auth_token.get_secret_value()
-    signature = request.headers.get("x-twilio-signature", "")
-    if not auth_token or not signature:
-        return False
     url = settings.http.public_url.rstrip("/") + request.url.path
     if request.url.query:
         url += "?" + request.url.query
-    return twilio_signature_is_valid(auth_token, url, form, signature)
+    return url

@@ -1,0 +1,105 @@
+"""The fields of Twilio's webhooks that the handlers act on, each checked for its shape.
+
+Twilio's signature joins each name and value with no separator, so a signed form can be
+re-cut: `MessageSid=SM…&NumMedia=0` and `MessageSid=SM…NumMedia0` sign alike. A field whose
+value is not of its exact shape is refused, so no re-cut form passes for a new message: a
+`MessageSid` is `SM` or `MM` and 32 hex digits, numbers are E.164, `NumMedia` and
+`ErrorCode` are digits, `MessageStatus` is one of Twilio's states. A field the handlers use
+is posted once or refused.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from notifier.web.forms import Form
+
+MESSAGE_SID = re.compile(r"(SM|MM)[0-9a-fA-F]{32}")
+E164 = re.compile(r"\+[1-9][0-9]{1,14}")
+NUM_MEDIA = re.compile(r"[0-9]{1,2}")
+ERROR_CODE = re.compile(r"[0-9]{1,6}")
+MESSAGE_STATUSES = frozenset(
+    {
+        "accepted",
+        "scheduled",
+        "canceled",
+        "queued",
+        "sending",
+        "sent",
+        "failed",
+        "delivered",
+        "undelivered",
+        "receiving",
+        "received",
+        "read",
+        "partially_delivered",
+    }
+)
+"""Twilio's message states, as its status callbacks spell them."""
+
+
+class TwilioFormError(Exception):
+    """A signed Twilio form lacks a field the handler needs, or has one of the wrong shape."""
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    """What a delivery status callback says: which message, its state, Twilio's error code."""
+
+    sid: str
+    status: str
+    error_code: str
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingMessage:
+    """What an inbound SMS webhook says: which message, from whom, its text."""
+
+    sid: str
+    sender: str
+    body: str
+
+
+def status_report(form: Form) -> StatusReport:
+    """The status callback's fields; TwilioFormError naming the first one missing or malformed."""
+    sid = _required(form, "MessageSid", MESSAGE_SID, "SM or MM and 32 hex digits")
+    status = _single(form, "MessageStatus").lower()
+    if not status:
+        raise TwilioFormError("MessageStatus is required")
+    if status not in MESSAGE_STATUSES:
+        raise TwilioFormError("MessageStatus must be one of Twilio's message states")
+    error_code = _optional(form, "ErrorCode", ERROR_CODE, "digits")
+    return StatusReport(sid, status, error_code)
+
+
+def incoming_message(form: Form) -> IncomingMessage:
+    """The inbound SMS's fields; TwilioFormError naming the first one missing or malformed."""
+    sid = _required(form, "MessageSid", MESSAGE_SID, "SM or MM and 32 hex digits")
+    sender = _required(form, "From", E164, "a phone number in E.164")
+    _optional(form, "To", E164, "a phone number in E.164")
+    _optional(form, "NumMedia", NUM_MEDIA, "a number of attachments")
+    # A NUL cannot be stored (PostgreSQL text refuses it); it stands for nothing a person typed.
+    body = _single(form, "Body").replace("\x00", "\ufffd")
+    return IncomingMessage(sid, sender, body)
+
+
+def _required(form: Form, name: str, shape: re.Pattern[str], expected: str) -> str:
+    value = _optional(form, name, shape, expected)
+    if not value:
+        raise TwilioFormError(f"{name} is required")
+    return value
+
+
+def _optional(form: Form, name: str, shape: re.Pattern[str], expected: str) -> str:
+    value = _single(form, name)
+    if value and not shape.fullmatch(value):
+        raise TwilioFormError(f"{name} must be {expected}")
+    return value
+
+
+def _single(form: Form, name: str) -> str:
+    values = form.values(name)
+    if len(values) > 1:
+        raise TwilioFormError(f"{name} must be given once")
+    return values[0] if values else ""
