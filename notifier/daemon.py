@@ -28,17 +28,24 @@ from notifier.dispatch.escalator import Escalator
 from notifier.dispatch.rendering import MessageFactory
 from notifier.errors import ConfigError
 from notifier.inbound.email_answers import inbound_listener
+from notifier.inbound.smtp_listener import MAX_SESSIONS
 from notifier.messages import Templates, load_templates
+from notifier.open_files import http_connection_budget, raise_open_file_limit
 from notifier.settings import Settings
 from notifier.store import schema
 from notifier.store.engine import Database
 from notifier.web.app import create_app
+from notifier.web.connection_limits import BoundedServer
 from notifier.web.metrics import SendMetrics
 
 log = structlog.get_logger(__name__)
 
+_RESERVED_FILES = 128
+"""Open files needed besides connections: the database's, standard streams, listening
+sockets, the reply readers' pipes, Python's own."""
 
-class _HttpServer(uvicorn.Server):
+
+class _HttpServer(BoundedServer):
     """uvicorn, minus its own signal handling: the daemon owns the signals."""
 
     @contextlib.contextmanager
@@ -133,8 +140,11 @@ class Daemon:
             access_log=False,
             timeout_graceful_shutdown=int(http.shutdown_grace_seconds),
             server_header=False,
+            http="h11",
+            ws="none",
         )
-        server = _HttpServer(config)
+        # Not uvicorn's `limit_concurrency` nor `timeout_keep_alive`: see connection_limits.
+        server = _HttpServer(config, _http_connections(settings), http.keep_alive_seconds)
         listening = _listen(http.host, http.port)
         async with contextlib.AsyncExitStack() as stack:
             stack.callback(listening.close)
@@ -171,6 +181,18 @@ class Daemon:
             log.info("daemon_started", url=self.settings.http.public_url)
         else:
             self.stopping.set()
+
+
+def _http_connections(settings: Settings) -> int:
+    """`http.max_connections`, lowered where the open-file limit cannot hold it beside the rest."""
+    open_files = raise_open_file_limit()
+    reserved = _RESERVED_FILES + settings.email.pool_size + settings.sms.concurrency
+    if settings.email.inbound.enabled:
+        reserved += MAX_SESSIONS
+    budget = http_connection_budget(settings.http.max_connections, open_files, reserved)
+    if budget < settings.http.max_connections:
+        log.warning("http_connections_lowered", max_connections=budget, open_files=open_files)
+    return budget
 
 
 def worker_id() -> str:

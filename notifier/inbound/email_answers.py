@@ -83,4 +83,6 @@ def inbound_listener(database: Database, settings: Settings, clock: Clock) -> In
         inbound.max_message_bytes,
         answers.accepts,
         answers.record,
+        max_parts=inbound.max_mime_parts,
+        readers=inbound.parse_concurrency,
     )

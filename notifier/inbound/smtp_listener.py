@@ -1,35 +1,44 @@
 """The inbound SMTP listener: replies to `ack+TOKEN@reply_domain`, stored before accepted.
 
-aiosmtpd's `SMTP` protocol served by `loop.create_server` in the daemon's own event loop (not
-aiosmtpd's threaded `Controller`). What it answers the sending server:
+aiosmtpd's `SMTP` protocol in the daemon's own event loop (not aiosmtpd's threaded
+`Controller`), its connections accepted by `notifier.accepting`. What it answers the sending
+server:
 
+    a connection beyond MAX_SESSIONS open ones    → 421 4.3.2 at once, and closed
     RCPT TO ack+TOKEN@reply_domain, TOKEN ours   → 250
     any other recipient, domain or token          → 550 5.1.1 (this is not a relay)
     more than 10 recipients                       → 452 4.5.3
     message over max_message_bytes                → 552 (aiosmtpd's data_size_limit)
     bounce (null sender) or automatic reply       → 250, nothing recorded
     reply recorded for every recipient            → 250
+    a reply of more than max_parts MIME parts     → as any reply: its first max_parts are read
     recording failed, or any error of ours        → 451 4.3.0: the sender keeps the message
                                                     and tries again later, nothing is lost
 
-A reply is accepted only once `record` has returned, so 250 means it is stored. Neither
-addresses nor tokens are logged: a token lets whoever holds it acknowledge.
+A reply with too many parts is not refused: the person's answer is in its first part, and a
+refusal would reach them as a bounce they may not read, their answer lost. It is read by
+`ReplyReaders`, in child processes, never in the event loop. A reply is accepted only once
+`record` has returned, so 250 means it is stored. Neither addresses nor tokens are logged: a
+token lets whoever holds it acknowledge.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Final, Self
+from typing import Any, Final, Self
 
 import structlog
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from notifier.accepting import LOG_EVERY_SECONDS, Throttle, accept_connections
 from notifier.errors import ConfigError
-from notifier.inbound.email_reply import is_ack_address, read_email_reply
+from notifier.inbound.email_reply import MAX_PARTS, is_ack_address
+from notifier.inbound.reply_readers import ReplyReadError, ReplyReaders
 
 log = structlog.get_logger(__name__)
 
@@ -40,7 +49,14 @@ NOT_AN_ACK_ADDRESS: Final = (
 TOO_MANY_RECIPIENTS: Final = "452 4.5.3 Too many recipients"
 TRY_AGAIN_LATER: Final = "451 4.3.0 Try again later"
 MAX_RECIPIENTS: Final = 10
+MAX_SESSIONS: Final = 100
+"""SMTP sessions open at once; replies from mail servers are short sessions, each well under
+a second, so a hundred carry thousands of answers a minute."""
+READERS: Final = 2
+"""The default of `email.inbound.parse_concurrency`."""
 _IDLE_TIMEOUT_SECONDS: Final = 60.0
+_READ_BYTES: Final = 4096
+"""Read from a sender at once: about a hundred lines, a millisecond of aiosmtpd's time."""
 _DRAIN_SECONDS: Final = 5.0
 """On exit, how long replies being recorded may take to finish before their sessions close."""
 _CLOSE_SECONDS: Final = 2.0
@@ -68,7 +84,8 @@ ReplySink = Callable[[InboundReply], Awaitable[None]]
 class InboundSmtpListener:
     """Listens for e-mail replies on `host:port` while entered; an async context manager.
 
-    Port 0 binds a free port, which `port` then gives.
+    Port 0 binds a free port, which `port` then gives. Replies are read by `readers` child
+    processes, up to `max_parts` MIME parts each.
     """
 
     def __init__(
@@ -79,14 +96,20 @@ class InboundSmtpListener:
         max_message_bytes: int,
         accepts: TokenCheck,
         record: ReplySink,
+        *,
+        max_parts: int = MAX_PARTS,
+        readers: int = READERS,
     ) -> None:
         self._host = host
         self._port = port
         self._reply_domain = reply_domain
         self._max_message_bytes = max_message_bytes
-        self._handler = _ReplyHandler(reply_domain, accepts, record)
+        self._readers = ReplyReaders(readers, max_parts)
+        self._handler = _ReplyHandler(reply_domain, accepts, record, self._readers)
         self._sessions: list[SMTP] = []
-        self._server: asyncio.Server | None = None
+        self._busy = Throttle(LOG_EVERY_SECONDS)
+        self._listening: socket.socket | None = None
+        self._accepting: asyncio.Task[None] | None = None
 
     @property
     def port(self) -> int:
@@ -94,15 +117,15 @@ class InboundSmtpListener:
         return self._port
 
     async def __aenter__(self) -> Self:
-        loop = asyncio.get_running_loop()
+        listening = _bind(self._host, self._port)
         try:
-            self._server = await loop.create_server(self._new_session, self._host, self._port)
-        except OSError as error:
-            raise ConfigError(
-                f"configuration error: email.inbound: cannot listen on {self._host}:{self._port}:"
-                f" {error.strerror or error}"
-            ) from None
-        self._port = self._server.sockets[0].getsockname()[1]
+            await self._readers.__aenter__()
+        except BaseException:
+            listening.close()
+            raise
+        self._listening = listening
+        self._port = listening.getsockname()[1]
+        self._accepting = asyncio.create_task(self._accept(listening))
         log.info("inbound_smtp_listening", host=self._host, port=self._port)
         return self
 
@@ -112,14 +135,37 @@ class InboundSmtpListener:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        server, self._server = self._server, None
-        if server is None:
+        listening, self._listening = self._listening, None
+        if listening is None or self._accepting is None:
             return
-        server.close()  # no new connections
+        self._accepting.cancel()  # no new connections
+        await asyncio.gather(self._accepting, return_exceptions=True)
+        listening.close()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(_DRAIN_SECONDS):
                 await self._handler.drain()
-        # Python 3.11's `wait_closed` does not wait for open connections: close them here.
+        await self._close_sessions()
+        await self._readers.__aexit__(exc_type, exc, traceback)
+        log.info("inbound_smtp_stopped", port=self._port)
+
+    async def _accept(self, listening: socket.socket) -> None:
+        await accept_connections(listening, self._new_session, self._admit, "inbound_smtp")
+
+    async def _admit(self, connection: socket.socket) -> bool:
+        """A session for the connection while fewer than MAX_SESSIONS are open; else 421."""
+        self._sessions = [session for session in self._sessions if not _finished(session)]
+        if len(self._sessions) < MAX_SESSIONS:
+            return True
+        with contextlib.suppress(OSError):  # a refusal the sender may not hear is still one
+            connection.send(f"421 4.3.2 {self._reply_domain} busy, try again later\r\n".encode())
+        connection.close()
+        held_back = self._busy.allows(asyncio.get_running_loop().time())
+        if held_back is not None:
+            log.warning("inbound_smtp_busy", max_sessions=MAX_SESSIONS, more=held_back)
+        return False
+
+    async def _close_sessions(self) -> None:
+        """Close the sessions still open, and end their tasks."""
         sessions = [session for session in self._sessions if not _finished(session)]
         for session in sessions:
             if session.transport is not None:
@@ -130,12 +176,10 @@ class InboundSmtpListener:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=_CLOSE_SECONDS)
-        await server.wait_closed()
         self._sessions.clear()
-        log.info("inbound_smtp_stopped", port=self._port)
 
     def _new_session(self) -> SMTP:
-        session = SMTP(
+        session = _Session(
             self._handler,
             data_size_limit=self._max_message_bytes,
             enable_SMTPUTF8=True,
@@ -144,9 +188,43 @@ class InboundSmtpListener:
             timeout=_IDLE_TIMEOUT_SECONDS,
             loop=asyncio.get_running_loop(),
         )
-        self._sessions = [s for s in self._sessions if not _finished(s)]
-        self._sessions.append(session)
+        self._sessions.append(session)  # `_admit` has just left out the finished ones
         return session
+
+
+class _Session(SMTP, asyncio.BufferedProtocol):
+    """aiosmtpd's session, receiving at most _READ_BYTES at a time.
+
+    aiosmtpd reads a message's lines one by one, without yielding while whole lines are
+    buffered; with asyncio's reads of up to 256 KB, twelve senders of short lines held the
+    event loop for a second at a time, and /healthz answered 503. A `BufferedProtocol` chooses
+    its own buffer, so each turn of the loop reads a few kilobytes a session. (No STARTTLS:
+    aiosmtpd's would swap the transport under this buffer.)
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._received = memoryview(bytearray(_READ_BYTES))
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        """The one buffer every read goes into, whatever size asyncio suggests."""
+        return self._received
+
+    def buffer_updated(self, nbytes: int) -> None:
+        """Hand what was read to aiosmtpd as `data_received` would have."""
+        self.data_received(bytes(self._received[:nbytes]))
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """The listening socket; a port in use or an address not ours is one clear line."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family)
+    except OSError as error:
+        raise ConfigError(
+            f"configuration error: email.inbound: cannot listen on {host}:{port}:"
+            f" {error.strerror or error}"
+        ) from None
 
 
 def _finished(session: SMTP) -> bool:
@@ -158,10 +236,13 @@ def _finished(session: SMTP) -> bool:
 class _ReplyHandler:
     """aiosmtpd's handler: one hook per SMTP verb that decides something."""
 
-    def __init__(self, reply_domain: str, accepts: TokenCheck, record: ReplySink) -> None:
+    def __init__(
+        self, reply_domain: str, accepts: TokenCheck, record: ReplySink, readers: ReplyReaders
+    ) -> None:
         self._reply_domain = reply_domain
         self._accepts = accepts
         self._record = record
+        self._readers = readers
         self._recording = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -210,8 +291,13 @@ class _ReplyHandler:
         if envelope.mail_from is None or envelope.mail_from in _NULL_SENDERS:
             log.info("inbound_email_ignored", reason="bounce")
             return OK
-        # In a thread: parsing a hostile megabyte takes about a second of CPU.
-        reply = await asyncio.to_thread(read_email_reply, envelope.original_content or b"")
+        try:
+            reply = await self._readers.read(envelope.original_content or b"")
+        except ReplyReadError as error:
+            log.error("inbound_email_not_read", error=str(error))
+            return TRY_AGAIN_LATER
+        if reply.truncated:
+            log.info("inbound_email_truncated")
         if reply.automatic is not None:
             log.info("inbound_email_ignored", reason=reply.automatic)
             return OK

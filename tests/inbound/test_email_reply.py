@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from notifier.inbound.email_reply import EmailReply, is_ack_address, read_email_reply
+from notifier.inbound.email_reply import EmailReply, first_parts, is_ack_address, read_email_reply
 
 DOMAIN = "reply.example.org"
 ALERT = "Shelter in place. Reply 1 if safe, 2 if you need help."
@@ -427,6 +427,42 @@ def test_hostile_megabyte_is_read_in_linear_time(raw: bytes) -> None:
     started = time.perf_counter()
     read_email_reply(raw)
     assert time.perf_counter() - started < 5
+
+
+def parts(count: int, *, newline: str = "\r\n", first: str = "1") -> bytes:
+    """A multipart reply of `count` one-line parts, the first saying `first`."""
+    body = "".join(
+        f"--b{newline}Content-Type: text/plain{newline}{newline}{first if n == 0 else n}{newline}"
+        for n in range(count)
+    )
+    head = f'Subject: Re: Security alert{newline}Content-Type: multipart/mixed; boundary="b"'
+    return f"{head}{newline}{newline}{body}--b--{newline}".encode()
+
+
+@pytest.mark.parametrize(
+    ("raw", "max_parts", "kept", "cut"),
+    [
+        pytest.param(parts(3), 3, parts(3)[: -len(b"--b--\r\n")], True, id="closing-line-only"),
+        pytest.param(parts(3), 4, parts(3), False, id="within"),
+        pytest.param(b"x\n--b\n--b\n", 1, b"x\n--b\n", True, id="lf"),
+        pytest.param(b"x\r--b\r--b\r", 1, b"x\r--b\r", True, id="bare-cr"),
+        pytest.param(b"x\n-- \nsig\n--\n", 1, b"x\n-- \nsig\n", True, id="signature-counts"),
+        pytest.param(b"a-- b\n-x\n", 0, b"a-- b\n-x\n", False, id="not-at-line-start"),
+    ],
+)
+def test_parts_beyond_the_limit_are_cut_off(
+    raw: bytes, max_parts: int, kept: bytes, cut: bool
+) -> None:
+    """A message is cut before its line number max_parts + 1 that starts with `--`, any newline."""
+    assert first_parts(raw, max_parts) == (kept, cut)
+
+
+@pytest.mark.parametrize("newline", ["\r\n", "\n", "\r"])
+def test_reply_of_24000_parts_is_read_from_its_first(newline: str) -> None:
+    """A reply of 24,000 parts yields its first part's answer, read from the first 100 only."""
+    reply = read_email_reply(parts(24_000, newline=newline, first="2"), max_parts=100)
+    assert (reply.first_line, reply.truncated) == ("2", True)
+    assert not read_email_reply(parts(99, newline=newline)).truncated
 
 
 @pytest.mark.parametrize(

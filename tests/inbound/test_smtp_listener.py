@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import signal
 from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from email.utils import make_msgid
+from pathlib import Path
 
 import aiosmtplib
 import pytest
 from structlog.testing import capture_logs
 
-from notifier.inbound.smtp_listener import InboundReply, InboundSmtpListener
+from notifier.inbound.smtp_listener import MAX_SESSIONS, InboundReply, InboundSmtpListener
 
 DOMAIN = "reply.example.org"
 LIMIT = 64 * 1024
@@ -298,3 +302,97 @@ async def test_an_error_of_ours_asks_the_sender_to_retry(sink: Sink) -> None:
     assert [error.code for error in refused.value.recipients] == [451]
     assert "inbound_smtp_session_failed" in [entry["event"] for entry in logs]
     assert sink.recorded == []
+
+
+def many_parts(first: str, parts: int) -> bytes:
+    """A reply of `parts` one-line text parts, the first saying `first`."""
+    head = (
+        f"From: {SENDER}\r\nSubject: Re: Security alert\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+    ).encode()
+    body = b"".join(
+        f"--b\r\nContent-Type: text/plain\r\n\r\n{first if n == 0 else n}\r\n".encode()
+        for n in range(parts)
+    )
+    return head + body + b"--b--\r\n"
+
+
+def reader_processes() -> list[int]:
+    """The reply reader processes this test process has started and that are still there."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            command = (stat.parent / "cmdline").read_bytes()
+            if parent == os.getpid() and b"reply_worker" in command:
+                found.append(int(stat.parent.name))
+    return found
+
+
+async def test_reply_of_more_parts_than_the_limit_is_read_from_its_first(sink: Sink) -> None:
+    """A reply of 2,000 parts, over max_parts, is accepted and its first part's answer recorded."""
+    async with InboundSmtpListener(
+        "127.0.0.1", 0, DOMAIN, 1 << 20, TOKENS.__contains__, sink, max_parts=5
+    ) as listener:
+        with capture_logs() as logs:
+            errors, response = await aiosmtplib.send(
+                many_parts("2", 2000),
+                sender=SENDER,
+                recipients=[ack("tok1")],
+                hostname="127.0.0.1",
+                port=listener.port,
+                timeout=30,
+            )
+    assert (errors, response) == ({}, "OK")
+    assert [inbound.first_line for inbound in sink.recorded] == ["2"]
+    assert "inbound_email_truncated" in [entry["event"] for entry in logs]
+
+
+async def test_connections_beyond_the_session_limit_are_told_to_come_back(
+    listener: InboundSmtpListener,
+) -> None:
+    """Past MAX_SESSIONS open sessions a new connection gets 421 at once; a freed place is reused."""
+    sessions = [
+        await asyncio.open_connection("127.0.0.1", listener.port) for _ in range(MAX_SESSIONS)
+    ]
+    try:
+        for reader, _ in sessions:
+            assert (await asyncio.wait_for(reader.readline(), 10)).startswith(b"220 ")
+        with capture_logs() as logs:
+            refused = aiosmtplib.SMTP(hostname="127.0.0.1", port=listener.port, timeout=10)
+            with pytest.raises(aiosmtplib.SMTPConnectResponseError) as busy:
+                await refused.connect()
+        assert busy.value.code == 421
+        assert [entry["event"] for entry in logs] == ["inbound_smtp_busy"]
+        _, first = sessions.pop(0)
+        first.write(b"QUIT\r\n")
+        first.close()
+        smtp = aiosmtplib.SMTP(hostname="127.0.0.1", port=listener.port, timeout=10)
+        for _ in range(50):  # the session ends as soon as QUIT is read
+            with contextlib.suppress(aiosmtplib.SMTPConnectResponseError):
+                await smtp.connect()
+                break
+            await asyncio.sleep(0.1)
+        assert (await smtp.noop()).code == 250
+        await smtp.quit()
+    finally:
+        for _, writer in sessions:
+            writer.close()
+
+
+async def test_a_reader_process_that_dies_asks_the_sender_to_retry(sink: Sink) -> None:
+    """When the process reading replies dies, the reply gets 451; the retry is read and recorded."""
+    async with InboundSmtpListener(
+        "127.0.0.1", 0, DOMAIN, LIMIT, TOKENS.__contains__, sink, readers=1
+    ) as listener:
+        [reader] = reader_processes()
+        os.kill(reader, signal.SIGKILL)
+        smtp = aiosmtplib.SMTP(hostname="127.0.0.1", port=listener.port, timeout=10)
+        async with smtp:
+            message = reply("2")
+            with capture_logs() as logs, pytest.raises(aiosmtplib.SMTPDataError) as failed:
+                await smtp.send_message(message, recipients=[ack("tok1")])
+            assert failed.value.code == 451
+            assert "inbound_email_not_read" in [entry["event"] for entry in logs]
+            await smtp.send_message(message, recipients=[ack("tok1")])
+    assert sink.recorded == [InboundReply("tok1", "2", message_id(message))]

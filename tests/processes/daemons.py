@@ -57,11 +57,14 @@ def daemon_environment(
     return env
 
 
-def start_daemon(env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """Start `notifier serve` with its output going to `log`."""
+def start_daemon(
+    env: Mapping[str, str], log: Path, *, open_files: int | None = None
+) -> subprocess.Popen[bytes]:
+    """Start `notifier serve` with its output going to `log`; `open_files` caps `ulimit -n`."""
+    limit = [] if open_files is None else ["prlimit", f"--nofile={open_files}:{open_files}", "--"]
     with log.open("ab") as output:
         return subprocess.Popen(
-            [sys.executable, "-m", "notifier", "serve"],
+            [*limit, sys.executable, "-m", "notifier", "serve"],
             env=dict(env),
             cwd=REPOSITORY,
             stdout=output,

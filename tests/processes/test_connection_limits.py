@@ -1,0 +1,168 @@
+"""A running daemon bounds its HTTP connections: idle ones are closed, and floods leave it serving."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import resource
+import socket
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+
+from notifier.store import schema
+from notifier.store.engine import Database
+from tests.processes.daemons import daemon_environment, free_port, start_daemon, stop, wait_healthy
+
+FLOOD = 1100
+OPEN_FILES = 1024
+CLOSED_WITHIN_SECONDS = 10.0
+"""Generous: the connections under test are closed after half a second."""
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    tmp_path: Path, *, open_files: int | None = None, **env: str
+) -> AsyncIterator[tuple[int, Path]]:
+    """A healthy `notifier serve` on a fresh database, with `env` settings; its port and log."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'limits.db'}"
+    async with Database.open(url) as database:
+        await schema.upgrade(database)
+    port = free_port()
+    environment = daemon_environment(
+        url,
+        free_port(),
+        "http://127.0.0.1:9",
+        port,
+        NOTIFIER_EMAIL__BACKEND="console",
+        NOTIFIER_SMS__BACKEND="console",
+        **env,
+    )
+    log = tmp_path / "daemon.log"
+    daemon = start_daemon(environment, log, open_files=open_files)
+    try:
+        await wait_healthy(daemon, port, log)
+        yield port, log
+    finally:
+        stop(daemon)
+
+
+def idle_connections(port: int, count: int) -> list[socket.socket]:
+    """`count` TCP connections to `port` that never send a byte."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < count + 256:  # this test process holds them all
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, count + 1024), hard))
+    connections = []
+    for _ in range(count):
+        connection = socket.socket()
+        connection.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            connection.connect(("127.0.0.1", port))
+        connections.append(connection)
+    return connections
+
+
+async def healthz_status(port: int, seconds: float) -> int | str:
+    """The first answer /healthz gives within `seconds`: its status, else the last error."""
+    deadline = time.monotonic() + seconds
+    outcome: int | str = "no answer"
+    async with httpx.AsyncClient() as client:
+        while time.monotonic() < deadline:
+            try:
+                response = await client.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                return response.status_code
+            except httpx.TransportError as error:
+                outcome = repr(error)
+            await asyncio.sleep(0.1)
+    return outcome
+
+
+async def closed_by_server(reader: asyncio.StreamReader, seconds: float) -> bool:
+    """Whether the server closes the connection within `seconds` (all it sends is read)."""
+    try:
+        async with asyncio.timeout(seconds):
+            while await reader.read(65536):
+                pass
+    except TimeoutError:
+        return False
+    except ConnectionError:
+        return True
+    return True
+
+
+def line_count(log: Path) -> int:
+    """How many lines the daemon has written so far."""
+    return len(log.read_bytes().splitlines())
+
+
+async def test_a_thousand_idle_connections_leave_healthz_answering(tmp_path: Path) -> None:
+    """With 1,024 open files, 1,100 idle connections neither stop /healthz nor flood the log."""
+    async with serving(tmp_path, open_files=OPEN_FILES, NOTIFIER_HTTP__KEEP_ALIVE_SECONDS="60") as (
+        port,
+        log,
+    ):
+        before = line_count(log)
+        flood = idle_connections(port, FLOOD)
+        try:
+            await asyncio.sleep(1)  # the daemon takes them in
+            assert await healthz_status(port, 5) == 200
+            logged = line_count(log) - before
+        finally:
+            for connection in flood:
+                connection.close()
+    assert logged <= 5, (log.read_text()[-3000:], logged)
+
+
+async def test_a_connection_that_sends_nothing_is_closed(tmp_path: Path) -> None:
+    """A connection that never sends a byte is closed once keep_alive_seconds have passed."""
+    async with serving(tmp_path, NOTIFIER_HTTP__KEEP_ALIVE_SECONDS="0.5") as (port, _):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            assert await closed_by_server(reader, CLOSED_WITHIN_SECONDS)
+        finally:
+            writer.close()
+
+
+async def test_a_request_head_sent_byte_by_byte_is_cut_off(tmp_path: Path) -> None:
+    """A request head trickling in is cut off at keep_alive_seconds, though bytes keep coming."""
+    async with serving(tmp_path, NOTIFIER_HTTP__KEEP_ALIVE_SECONDS="0.5") as (port, _):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+
+        async def trickle() -> None:
+            writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            with contextlib.suppress(ConnectionError):
+                for _ in range(int(CLOSED_WITHIN_SECONDS * 10)):
+                    writer.write(b"X")
+                    await writer.drain()
+                    await asyncio.sleep(0.1)
+
+        trickling = asyncio.create_task(trickle())
+        try:
+            assert await closed_by_server(reader, CLOSED_WITHIN_SECONDS)
+        finally:
+            trickling.cancel()
+            writer.close()
+
+
+async def test_beyond_max_connections_the_longest_idle_one_is_closed(tmp_path: Path) -> None:
+    """At max_connections, a new request is served and the connection idle longest is closed."""
+    async with serving(
+        tmp_path,
+        NOTIFIER_HTTP__MAX_CONNECTIONS="8",
+        NOTIFIER_HTTP__KEEP_ALIVE_SECONDS="60",
+    ) as (port, _):
+        idle = []
+        for _ in range(8):
+            idle.append(await asyncio.open_connection("127.0.0.1", port))
+            await asyncio.sleep(0.05)  # so that the first is the one idle longest
+        try:
+            assert await healthz_status(port, 5) == 200
+            first, _ = idle[0]
+            last, _ = idle[-1]
+            assert await closed_by_server(first, CLOSED_WITHIN_SECONDS)
+            assert not await closed_by_server(last, 0.5)
+        finally:
+            for _, writer in idle:
+                writer.close()
