@@ -11,8 +11,7 @@ import asyncio
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -20,13 +19,14 @@ import structlog
 
 from notifier.channels.base import Channel as ChannelSender
 from notifier.clock import Clock
+from notifier.dispatch.lane import Job, Lane
 from notifier.dispatch.rate_limit import TokenBucket
 from notifier.dispatch.recorder import SentRecorder
 from notifier.dispatch.rendering import Addressee, AlertToSend, MessageFactory
 from notifier.domain import AlertKind, AlertStatus, Channel, Language, Purpose, Severity
 from notifier.errors import SendError, TransientSendError
 from notifier.messages import AlertContent
-from notifier.retry import GiveUp, RetryPolicy, after_failure
+from notifier.retry import GiveUp, Retry, RetryPolicy, after_failure
 from notifier.settings import DispatchSettings, Settings
 from notifier.store import materialisation, outbox, sending
 from notifier.store.engine import Database
@@ -34,69 +34,8 @@ from notifier.store.sending import ClaimedDelivery
 
 log = structlog.get_logger(__name__)
 
-PACE_WINDOW_SECONDS = 0.25
-"""How often a lane measures its pace: soon after it starts, its claims grow to fit it."""
-
 SendObserver = Callable[[Channel, str, float], None]
 """Called after each attempt with the channel, the outcome and the seconds the send took."""
-
-
-@dataclass(slots=True)
-class Lane:
-    """One channel's sending: the channel itself, its concurrency and its rate.
-
-    `concurrency` senders take claimed deliveries from `jobs`. A delivery is held from its
-    claim until its outcome is written; `unrecorded` lets at most `concurrency` sends be under
-    way plus as many again whose outcome is still being written: a crash can repeat only
-    those, never a backlog.
-    """
-
-    channel: Channel
-    sender: ChannelSender[Any]
-    concurrency: int
-    bucket: TokenBucket
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
-    jobs: asyncio.Queue[_Job] = field(default_factory=asyncio.Queue)
-    held: int = 0
-    drained: asyncio.Event = field(default_factory=asyncio.Event)
-    empty: asyncio.Event = field(default_factory=asyncio.Event)
-    unrecorded: asyncio.Semaphore = field(init=False)
-    target: int = field(init=False)
-    finished: int = 0
-    _paced_at: float = 0.0
-    _paced_finished: int = 0
-
-    def __post_init__(self) -> None:
-        self.unrecorded = asyncio.Semaphore(self.concurrency * 2)
-        self.target = self.concurrency * 4
-
-    @property
-    def low_water(self) -> int:
-        """Deliveries left in hand when the lane claims more: enough to keep every slot busy."""
-        return self.target // 2
-
-    def plan(self, now: float, most: int) -> None:
-        """Set `target`, the deliveries to hold: what the lane sends in about a second.
-
-        Measured, not taken from the configured rate: a claimed delivery must be sent well
-        before its lease expires, however slowly the provider answers. Never fewer than four
-        per slot, so that every slot stays busy; never more than `most`.
-        """
-        if now - self._paced_at < PACE_WINDOW_SECONDS:
-            return
-        pace = (self.finished - self._paced_finished) / (now - self._paced_at)
-        self._paced_at, self._paced_finished = now, self.finished
-        self.target = max(self.concurrency * 4, min(most, int(pace)))
-
-    def finished_one(self) -> None:
-        """A held delivery's outcome is written (or it was given up): its room is free."""
-        self.unrecorded.release()
-        self.held -= 1
-        self.finished += 1
-        if self.held <= self.low_water:
-            self.drained.set()
-        if not self.held:
-            self.empty.set()
 
 
 def configured_lanes(
@@ -112,14 +51,6 @@ def configured_lanes(
             TokenBucket(settings.email.rate_per_second),
         ),
     ]
-
-
-@dataclass(frozen=True, slots=True)
-class _Job:
-    delivery: ClaimedDelivery
-    alert: AlertToSend | None  # None: the alert was cancelled meanwhile
-    person: Addressee
-    show_code: bool = False  # the person has several open alerts: the SMS names this one
 
 
 class Dispatcher:
@@ -162,52 +93,88 @@ class Dispatcher:
             lane.wake.set()
 
     async def run(self, stopping: asyncio.Event, grace_seconds: float) -> None:
-        """Dispatch until `stopping` is set, then let sends under way finish within the grace."""
-        async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(self._materialise_loop(stopping))
-            tasks.create_task(self._housekeeping_loop(stopping))
-            for lane in self._lanes.values():
-                tasks.create_task(self._run_lane(lane, stopping, grace_seconds))
+        """Dispatch until `stopping` is set, then let sends under way finish within the grace.
+
+        Each loop waits out an outage of the database by itself (`Database.outages`), and
+        goes on where it was once the database is back.
+        """
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self._materialise_loop(stopping))
+                tasks.create_task(self._housekeeping_loop(stopping))
+                for lane in self._lanes.values():
+                    tasks.create_task(self._run_lane(lane, stopping, grace_seconds))
+        finally:
+            await self._recorder.close()
 
     async def _materialise_loop(self, stopping: asyncio.Event) -> None:
+        guard = self._database.outages.guard("materialisation", stopping)
         while not stopping.is_set():
             progressed = False
-            async with self._database.session(read_only=True) as session:
-                pending = await materialisation.alerts_to_materialise(session)
-            for alert_id in pending:
-                result = await self._database.run_lengthy(
-                    partial(
-                        materialisation.materialise,
-                        alert_id=alert_id,
-                        batch_size=self._settings.materialise_batch,
-                        now=self._clock.now(),
-                    )
-                )
-                if result.deliveries:
-                    for lane in self._lanes.values():
-                        lane.wake.set()
-                progressed = progressed or not result.finished
-                if result.finished:
-                    log.info("alert_materialised", alert_id=alert_id)
-            if not progressed:
+            async with guard:
+                progressed = await self._materialise_pending()
+            if guard.passed and not progressed:
                 await _wait_any(
                     self._materialise_wake, stopping, self._settings.poll_interval_seconds
                 )
 
+    async def _materialise_pending(self) -> bool:
+        """One batch of each alert still being materialised; True if any has more to do."""
+        progressed = False
+        async with self._database.session(read_only=True) as session:
+            pending = await materialisation.alerts_to_materialise(session)
+        for alert_id in pending:
+            result = await self._database.run_lengthy(
+                partial(
+                    materialisation.materialise,
+                    alert_id=alert_id,
+                    batch_size=self._settings.materialise_batch,
+                    now=self._clock.now(),
+                )
+            )
+            if result.deliveries:
+                for lane in self._lanes.values():
+                    lane.wake.set()
+            progressed = progressed or not result.finished
+            if result.finished:
+                log.info("alert_materialised", alert_id=alert_id)
+        return progressed
+
     async def _housekeeping_loop(self, stopping: asyncio.Event) -> None:
         period = max(0.2, min(1.0, self._settings.lease_seconds / 4))
+        guard = self._database.outages.guard("housekeeping", stopping)
         while not stopping.is_set():
-            now = self._clock.now()
-            async with self._database.session() as session:
-                reclaimed = await outbox.reclaim_expired(session, now, self._settings.max_attempts)
-                settled = await outbox.settle_alerts(session, now)
-            if reclaimed:
-                log.warning("leases_reclaimed", count=reclaimed)
-                self.wake()
-            if settled:
-                log.info("alerts_dispatched", count=settled)
-            await self._database.checkpoint()  # what the hot path wrote, into the file
-            await _wait_any(None, stopping, period)
+            async with guard:
+                await self._housekeeping()
+            if guard.passed:
+                await _wait_any(None, stopping, period)
+
+    async def _housekeeping(self) -> None:
+        for lane in self._lanes.values():
+            if lane.lapsed:
+                log.warning("lease_too_short", channel=lane.channel.value, count=lane.lapsed)
+                lane.lapsed = 0
+        now = self._clock.now()
+        # What this process's senders still hold stays theirs, even past its lease (a message
+        # sent while the database was away, its outcome not yet written): reclaimed, it would
+        # be claimed and sent again.
+        held = [
+            delivery_id
+            for lane in self._lanes.values()
+            for delivery_id, lease_until in lane.holding.items()
+            if lease_until < now
+        ]
+        async with self._database.session() as session:
+            reclaimed = await outbox.reclaim_expired(
+                session, now, self._settings.max_attempts, held
+            )
+            settled = await outbox.settle_alerts(session, now)
+        if reclaimed:
+            log.warning("leases_reclaimed", count=reclaimed)
+            self.wake()
+        if settled:
+            log.info("alerts_dispatched", count=settled)
+        await self._database.checkpoint()  # what the hot path wrote, into the file
 
     async def _run_lane(self, lane: Lane, stopping: asyncio.Event, grace: float) -> None:
         senders = [asyncio.create_task(self._send_loop(lane)) for _ in range(lane.concurrency)]
@@ -220,23 +187,34 @@ class Dispatcher:
             await asyncio.gather(*senders, return_exceptions=True)
 
     async def _claim_loop(self, lane: Lane, stopping: asyncio.Event) -> None:
-        loop = asyncio.get_running_loop()
+        guard = self._database.outages.guard(f"claims_{lane.channel.value}", stopping)
         while not stopping.is_set():
-            lane.plan(loop.time(), most=2 * self._settings.claim_batch)
-            limit = min(lane.target - lane.held, self._settings.claim_batch)
-            jobs = await self._claim(lane.channel, limit) if limit > 0 else []
-            if jobs:
-                lane.held += len(jobs)
-                lane.empty.clear()
-            for job in jobs:
-                lane.jobs.put_nowait(job)
+            claimed = 0
+            async with guard:
+                claimed = await self._claim_more(lane)
+            if not guard.passed:
+                continue
             if lane.held > lane.low_water:
                 # Claim again only once half of what is held is sent: one claim (a transaction
                 # of several statements) then serves many deliveries, not one each.
                 lane.drained.clear()
                 await _wait_any(lane.drained, stopping, self._settings.poll_interval_seconds)
-            elif not jobs:
+            elif not claimed:
                 await _wait_any(lane.wake, stopping, self._settings.poll_interval_seconds)
+
+    async def _claim_more(self, lane: Lane) -> int:
+        """Claim what the lane has room for, and queue it for its senders; how many."""
+        lane.plan(asyncio.get_running_loop().time(), most=2 * self._settings.claim_batch)
+        limit = min(lane.target - lane.held, self._settings.claim_batch)
+        jobs = await self._claim(lane.channel, limit) if limit > 0 else []
+        if lane.holding:
+            # Held here still, its lease run out meanwhile and taken back by another replica:
+            # this process sends it, or has, and writes its outcome.
+            jobs = [job for job in jobs if job.delivery.id not in lane.holding]
+        lane.took([job.delivery for job in jobs])
+        for job in jobs:
+            lane.jobs.put_nowait(job)
+        return len(jobs)
 
     async def _send_loop(self, lane: Lane) -> None:
         while True:
@@ -249,9 +227,9 @@ class Dispatcher:
                 log.exception("delivery_not_recorded", delivery_id=job.delivery.id)
             finally:
                 if not handed_over:
-                    lane.finished_one()
+                    lane.finished_one(job.delivery.id)
 
-    async def _claim(self, channel: Channel, limit: int) -> list[_Job]:
+    async def _claim(self, channel: Channel, limit: int) -> list[Job]:
         claim = await self._database.run(
             partial(
                 sending.claim_with_details,
@@ -267,7 +245,7 @@ class Dispatcher:
             (alert_id, _alert_to_send(row)) for alert_id, row in claim.alerts.items()
         )
         return [
-            _Job(
+            Job(
                 delivery,
                 self._alerts[delivery.alert_id],
                 _addressee(claim.people[delivery.person]),
@@ -276,12 +254,13 @@ class Dispatcher:
             for delivery in claim.deliveries
         ]
 
-    async def _deliver(self, lane: Lane, job: _Job) -> bool:
+    async def _deliver(self, lane: Lane, job: Job) -> bool:
         """Send the job's message and record the outcome; True if the recorder now holds it."""
         delivery = job.delivery
         if job.alert is None:  # the alert was cancelled after the claim
-            async with self._database.session() as session:
-                await outbox.mark_cancelled(session, delivery.id)
+            await self._database.outages.retry(
+                "send_outcomes", partial(self._mark_cancelled, delivery.id)
+            )
             return False
         try:
             # Rendered once a sender is free, not when claimed: a burst of renders for a
@@ -290,9 +269,11 @@ class Dispatcher:
             await lane.bucket.take()
             if self._clock.now() >= delivery.lease_until - self._lease_margin:
                 # Too late: another worker may own it by now. The lease runs out and it is
-                # claimed again, rather than sent twice.
-                log.warning("lease_too_short", delivery_id=delivery.id, channel=lane.channel.value)
+                # claimed again, rather than sent twice. (Counted, and logged in one line
+                # with the others: after an outage there may be hundreds.)
+                lane.lapsed += 1
                 return False
+            lane.attempted += 1
             started = time.perf_counter()
             provider_id = await lane.sender.send(message)
             elapsed = time.perf_counter() - started
@@ -305,10 +286,10 @@ class Dispatcher:
             await self._record_failure(delivery, TransientSendError(f"internal error: {error!r}"))
             return False
         self._observe(lane.channel, "sent", elapsed)
-        self._recorder.record(delivery.id, provider_id, lane.finished_one)
+        self._recorder.record(delivery.id, provider_id, partial(lane.finished_one, delivery.id))
         return True
 
-    def _render(self, job: _Job) -> Any:
+    def _render(self, job: Job) -> Any:
         delivery, person = job.delivery, job.person
         if delivery.purpose is not Purpose.ALERT:
             body = delivery.body or ""
@@ -322,14 +303,17 @@ class Dispatcher:
             )
         return self._factory.email(job.alert, person)
 
+    async def _mark_cancelled(self, delivery_id: int) -> None:
+        async with self._database.session() as session:
+            await outbox.mark_cancelled(session, delivery_id)
+
     async def _record_failure(self, delivery: ClaimedDelivery, error: SendError) -> None:
+        """Write the failed attempt's outcome, waiting out an outage of the database."""
         now = self._clock.now()
         decision = after_failure(self._policy, error, delivery.attempts, now, self._jitter)
-        async with self._database.session() as session:
-            if isinstance(decision, GiveUp):
-                failed_over = await outbox.mark_failed(session, delivery, decision.reason, now)
-            else:
-                await outbox.mark_retry(session, delivery.id, self._worker, decision.at, str(error))
+        failed_over = await self._database.outages.retry(
+            "send_outcomes", partial(self._write_failure, delivery, decision, str(error), now)
+        )
         if isinstance(decision, GiveUp):
             log.warning(
                 "delivery_failed",
@@ -341,6 +325,16 @@ class Dispatcher:
             )
             if failed_over:
                 self.wake()
+
+    async def _write_failure(
+        self, delivery: ClaimedDelivery, decision: Retry | GiveUp, error: str, now: datetime
+    ) -> bool:
+        """Fail the delivery or queue it again; True if the other channel now carries it."""
+        async with self._database.session() as session:
+            if isinstance(decision, GiveUp):
+                return await outbox.mark_failed(session, delivery, decision.reason, now)
+            await outbox.mark_retry(session, delivery.id, self._worker, decision.at, error)
+        return False
 
 
 def _alert_to_send(row: Any) -> AlertToSend | None:

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
@@ -19,7 +20,9 @@ from notifier.clock import Clock
 from notifier.domain import Channel, Purpose, ResponseKind
 from notifier.escalation import (
     EMAIL_LIST_LINES,
+    EMAIL_TEXT_CHARS,
     SMS_LIST_LINES,
+    SMS_TEXT_CHARS,
     ListedPerson,
     focal_point_list,
     next_round_at,
@@ -55,14 +58,18 @@ class Escalator:
         self._timeout = timedelta(minutes=settings.ack_timeout_minutes)
 
     async def run(self, stopping: asyncio.Event) -> None:
-        """Look for due rounds every few seconds until `stopping` is set."""
+        """Look for due rounds every few seconds until `stopping` is set.
+
+        An outage of the database is waited out (`Database.outages`); any other failure is
+        logged, and the loop tries again after a pause.
+        """
+        guard = self._database.outages.guard("escalation", stopping)
         while not stopping.is_set():
-            try:
+            async with guard:
                 await self.run_due()
-            except Exception:  # the loop's boundary: log, and try again at the next period
-                log.exception("escalation_failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), PERIOD_SECONDS)
+            if guard.passed:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), PERIOD_SECONDS)
 
     async def run_due(self) -> int:
         """Run every round due now; how many rounds ran."""
@@ -94,6 +101,7 @@ class Escalator:
         needing_help = await escalations.recipients_by_response(
             session, alert.id, ResponseKind.HELP
         )
+        wrote = await escalations.recipients_by_response(session, alert.id, ResponseKind.OTHER)
         tried = await escalations.channels_tried(session, alert.id)
         queued = 0
         for person in silent:
@@ -103,13 +111,15 @@ class Escalator:
             )
         if queued:
             await outbox.reopen(session, alert.id)
-        queued += await self._tell_focal_points(session, alert, round_, silent, needing_help, now)
+        listed = _Lists(needing_help, wrote, silent)
+        queued += await self._tell_focal_points(session, alert, round_, listed, now)
         log.info(
             "alert_escalated",
             alert_id=alert.id,
             round=round_,
             not_answered=len(silent),
             needing_help=len(needing_help),
+            wrote=len(wrote),
             queued=queued,
         )
         return queued
@@ -119,20 +129,20 @@ class Escalator:
         session: AsyncSession,
         alert: OpenAlert,
         round_: int,
-        silent: list[Listed],
-        needing_help: list[Listed],
+        listed: _Lists,
         now: datetime,
     ) -> int:
-        by_station: dict[str, tuple[list[Listed], list[Listed]]] = defaultdict(lambda: ([], []))
-        for person in needing_help:
-            by_station[person.station][0].append(person)
-        for person in silent:
-            by_station[person.station][1].append(person)
+        by_station: dict[str, _Lists] = defaultdict(lambda: _Lists([], [], []))
+        for person in listed.needing_help:
+            by_station[person.station].needing_help.append(person)
+        for person in listed.wrote:
+            by_station[person.station].wrote.append(person)
+        for person in listed.silent:
+            by_station[person.station].silent.append(person)
         group = self._settings.focal_point_group
         queued = 0
         for focal in await escalations.focal_points(session, group, by_station):
-            help_list, silent_list = by_station[focal.station]
-            notice = self._focal_notice(alert, round_, focal, help_list, silent_list)
+            notice = self._focal_notice(alert, round_, focal, by_station[focal.station])
             if notice is not None:
                 queued += int(await outbox.queue_notice(session, notice, now))
         return queued
@@ -142,25 +152,37 @@ class Escalator:
         alert: OpenAlert,
         round_: int,
         focal: FocalPoint,
-        needing_help: list[Listed],
-        silent: list[Listed],
+        listed: _Lists,
     ) -> outbox.Notice | None:
         """The list by e-mail when the focal point has an address, else a short one by SMS."""
         channel = Channel.EMAIL if focal.email else Channel.SMS if focal.phone else None
         if channel is None:
             return None
+        by_email = channel is Channel.EMAIL
         subject, body = focal_point_list(
             self._templates.strings[focal.language],
             station=focal.station,
             title=alert.title,
-            needing_help=[_listed(person) for person in needing_help],
-            not_answered=[_listed(person) for person in silent],
-            max_lines=EMAIL_LIST_LINES if channel is Channel.EMAIL else SMS_LIST_LINES,
+            needing_help=[_listed(person) for person in listed.needing_help],
+            not_answered=[_listed(person) for person in listed.silent],
+            wrote=[_listed(person) for person in listed.wrote],
+            max_lines=EMAIL_LIST_LINES if by_email else SMS_LIST_LINES,
+            max_text=EMAIL_TEXT_CHARS if by_email else SMS_TEXT_CHARS,
         )
         return outbox.Notice(
             alert.id, focal.person, channel, Purpose.ESCALATION, round_, body, subject
         )
 
 
+@dataclass(frozen=True, slots=True)
+class _Lists:
+    """Who a focal point is told about: who needs help, who wrote words, who is silent."""
+
+    needing_help: list[Listed]
+    wrote: list[Listed]
+    silent: list[Listed]
+
+
 def _listed(person: Listed) -> ListedPerson:
-    return ListedPerson(person.person_id, person.name, person.phone or person.email or "")
+    contact = person.phone or person.email or ""
+    return ListedPerson(person.person_id, person.name, contact, person.latest_text or "")

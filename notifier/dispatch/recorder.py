@@ -3,12 +3,14 @@
 A sender hands each accepted message over and goes on; its lane's room for it is given back
 (`on_recorded`) only once the outcome is committed. A crash can then only repeat the sends
 under way and those whose outcome was being written, never a backlog. Batching the commits
-(what was accepted while the last one ran) keeps that from costing throughput.
+(what was accepted while the last one ran) keeps that from costing throughput. An outage of
+the database delays the writing, never drops it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from functools import partial
 
@@ -24,7 +26,12 @@ MAX_BATCH = 500
 
 
 class SentRecorder:
-    """Collects (delivery, provider id) pairs and commits them together, in arrival order."""
+    """Collects (delivery, provider id) pairs and commits them together, in arrival order.
+
+    While the database is away the batch is kept and written once it is back: the message
+    went out, and forgetting it would send it again. The senders wait meanwhile (their lane
+    has no room left), so what is kept stays bounded.
+    """
 
     def __init__(self, database: Database, clock: Clock) -> None:
         self._database = database
@@ -38,6 +45,14 @@ class SentRecorder:
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
 
+    async def close(self) -> None:
+        """Stop writing: what is not written yet keeps its lease until it runs out."""
+        flusher, self._flusher = self._flusher, None
+        if flusher is not None and not flusher.done():
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
+
     async def _flush(self) -> None:
         while self._pending:
             # The sends that finish in this turn of the event loop join the batch. No longer
@@ -46,11 +61,13 @@ class SentRecorder:
             await asyncio.sleep(0)
             batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
             sent = [(delivery_id, provider_id) for delivery_id, provider_id, _ in batch]
+            write = partial(sending.mark_sent, sent=sent, now=self._clock.now())  # sent now
             try:
-                await self._database.run(
-                    partial(sending.mark_sent, sent=sent, now=self._clock.now())
+                # Writing the same batch again is harmless: a sent delivery is left as it is.
+                await self._database.outages.retry(
+                    "sent_records", partial(self._database.run, write)
                 )
-            except Exception:  # their leases run out and they are sent again: logged, not lost
+            except Exception:  # a fault, not an outage: their leases run out, they are sent again
                 log.exception("deliveries_not_recorded", delivery_ids=[d for d, _ in sent])
             finally:
                 for _, _, on_recorded in batch:

@@ -32,8 +32,18 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from notifier.errors import ConfigError
+from notifier.store.outage import Outages
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+CONNECT_TIMEOUT_SECONDS = 10
+"""How long opening a connection to PostgreSQL may take before it counts as an outage.
+
+The drivers' own default is a minute: a loop trying to connect to a server that went away
+without a word would go on waiting that long after it came back.
+"""
+
+_CONNECT_TIMEOUT_ARGUMENT = {"asyncpg": "timeout", "psycopg": "connect_timeout"}
 
 T = TypeVar("T")
 
@@ -63,8 +73,15 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
             "configuration error: database.url: an in-memory SQLite database is not supported "
             "(it would vanish with the process); give a file path"
         )
-    # A SQLite file cannot go away under a pooled connection; a network database can.
+    # A SQLite file cannot go away under a pooled connection; a network database can, and a
+    # connection broken by an outage is then found and replaced when it is next taken.
     options.setdefault("pool_pre_ping", not sqlite)
+    timeout = _CONNECT_TIMEOUT_ARGUMENT.get(parsed.get_driver_name())
+    if timeout is not None:
+        options["connect_args"] = {
+            timeout: CONNECT_TIMEOUT_SECONDS,
+            **options.get("connect_args", {}),
+        }
     if sqlite:
         # Writing sessions take turns (see Database); reading ones go alongside, and WAL lets
         # them read while one writes. A few connections (an aiosqlite thread each) suffice.
@@ -89,10 +106,15 @@ def _tune_sqlite(dbapi_connection: Any, _record: object) -> None:
 
 
 class Database:
-    """An engine with its session factory; the one handle the rest of the program holds."""
+    """An engine with its session factory; the one handle the rest of the program holds.
+
+    `outages` is what the process's loops know of the database being away, shared by all of
+    them: each loop waits an outage out (`notifier.store.outage`).
+    """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self.outages = Outages()
         self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
         # SQLite has one writer at a time, and a writer that finds the database locked
         # sleeps in SQLite's busy handler (1, 2, 5 … 100 ms). Taking turns in the event loop

@@ -6,6 +6,7 @@ in `notifier.store.sending`; `claim` and `mark_sent` here run them in an async s
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -160,10 +161,19 @@ async def reopen(session: AsyncSession, alert_id: int) -> None:
     )
 
 
-async def reclaim_expired(session: AsyncSession, now: datetime, max_attempts: int) -> int:
-    """Return deliveries whose worker's lease ran out (a crashed replica) to the queue."""
+async def reclaim_expired(
+    session: AsyncSession, now: datetime, max_attempts: int, held: Collection[int] = ()
+) -> int:
+    """Return deliveries whose worker's lease ran out (a crashed replica) to the queue.
+
+    `held` are deliveries the caller's own senders still hold, whatever their lease says: a
+    message sent while the database was away, whose outcome is yet to be written. They stay
+    as they are, or the caller would claim them again and send them twice.
+    """
     c = DELIVERY.c
     expired = (c.status == SENDING) & (c.lease_expires_at < now)
+    if held:
+        expired &= c.id.not_in(sorted(held))
     await session.execute(
         update(DELIVERY)
         .where(expired, c.attempts >= max_attempts)

@@ -1,0 +1,102 @@
+"""A lane: one channel's sending, with its concurrency, its rate and the deliveries it holds."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from notifier.channels.base import Channel as ChannelSender
+from notifier.dispatch.rate_limit import TokenBucket
+from notifier.dispatch.rendering import Addressee, AlertToSend
+from notifier.domain import Channel
+from notifier.store.sending import ClaimedDelivery
+
+PACE_WINDOW_SECONDS = 0.25
+"""How often a lane measures its pace: soon after it starts, its claims grow to fit it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A claimed delivery with what sending it needs."""
+
+    delivery: ClaimedDelivery
+    alert: AlertToSend | None  # None: the alert was cancelled meanwhile
+    person: Addressee
+    show_code: bool = False  # the person has several open alerts: the SMS names this one
+
+
+@dataclass(slots=True)
+class Lane:
+    """One channel's sending: the channel itself, its concurrency and its rate.
+
+    `concurrency` senders take claimed deliveries from `jobs`. A delivery is held from its
+    claim until its outcome is written; `unrecorded` lets at most `concurrency` sends be under
+    way plus as many again whose outcome is still being written: a crash can repeat only
+    those, never a backlog. `holding` maps each held delivery to the end of its lease.
+    """
+
+    channel: Channel
+    sender: ChannelSender[Any]
+    concurrency: int
+    bucket: TokenBucket
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    jobs: asyncio.Queue[Job] = field(default_factory=asyncio.Queue)
+    holding: dict[int, datetime] = field(default_factory=dict)
+    drained: asyncio.Event = field(default_factory=asyncio.Event)
+    empty: asyncio.Event = field(default_factory=asyncio.Event)
+    unrecorded: asyncio.Semaphore = field(init=False)
+    target: int = field(init=False)
+    attempted: int = 0
+    """Sends begun, ever: the lane's pace is measured from it."""
+    lapsed: int = 0
+    """Deliveries given up unsent, their lease too near its end, since it was last logged."""
+    _paced_at: float = 0.0
+    _paced_attempted: int = 0
+
+    def __post_init__(self) -> None:
+        self.unrecorded = asyncio.Semaphore(self.concurrency * 2)
+        self.target = self.concurrency * 4
+
+    @property
+    def held(self) -> int:
+        """Deliveries claimed and not yet finished."""
+        return len(self.holding)
+
+    @property
+    def low_water(self) -> int:
+        """Deliveries left in hand when the lane claims more: enough to keep every slot busy."""
+        return self.target // 2
+
+    def plan(self, now: float, most: int) -> None:
+        """Set `target`, the deliveries to hold: what the lane sends in about a second.
+
+        Measured, not taken from the configured rate: a claimed delivery must be sent well
+        before its lease expires, however slowly the provider answers. Never fewer than four
+        per slot, so that every slot stays busy; never more than `most`. Sends begun are
+        counted, not outcomes written: after an outage of the database the outcomes are
+        written all at once, and the deliveries whose lease ran out meanwhile are given up
+        all at once, neither of which is the pace of sending.
+        """
+        if now - self._paced_at < PACE_WINDOW_SECONDS:
+            return
+        pace = (self.attempted - self._paced_attempted) / (now - self._paced_at)
+        self._paced_at, self._paced_attempted = now, self.attempted
+        self.target = max(self.concurrency * 4, min(most, int(pace)))
+
+    def took(self, deliveries: Sequence[ClaimedDelivery]) -> None:
+        """Deliveries just claimed are held until their outcome is written."""
+        self.holding.update((delivery.id, delivery.lease_until) for delivery in deliveries)
+        if deliveries:
+            self.empty.clear()
+
+    def finished_one(self, delivery_id: int) -> None:
+        """A held delivery's outcome is written (or it was given up): its room is free."""
+        self.unrecorded.release()
+        self.holding.pop(delivery_id, None)
+        if self.held <= self.low_water:
+            self.drained.set()
+        if not self.held:
+            self.empty.set()
