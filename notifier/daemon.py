@@ -15,7 +15,6 @@ import signal
 import socket
 from collections.abc import Iterator
 from contextlib import AsyncExitStack
-from pathlib import Path
 
 import structlog
 import uvicorn
@@ -29,7 +28,7 @@ from notifier.dispatch.rendering import MessageFactory
 from notifier.errors import ConfigError
 from notifier.inbound.email_answers import inbound_listener
 from notifier.inbound.smtp_listener import MAX_SESSIONS
-from notifier.messages import Templates, load_templates
+from notifier.messages import Templates, load_templates, templates_location
 from notifier.open_files import http_connection_budget, raise_open_file_limit
 from notifier.settings import Settings
 from notifier.store import schema
@@ -95,7 +94,7 @@ class Daemon:
                     Database.open(self.settings.database.url)
                 )
                 await schema.require_current(database)
-                templates = load_templates(Path(self.settings.messages.templates_dir))
+                templates = load_templates(templates_location(self.settings.messages.templates_dir))
                 email = await stack.enter_async_context(email_channel(self.settings))
                 sms = await stack.enter_async_context(sms_channel(self.settings))
                 await self._serve(database, templates, email, sms)

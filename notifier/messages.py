@@ -1,9 +1,10 @@
 """Render an alert in a person's language: the SMS body, and the e-mail's subject, text and HTML.
 
-The words come from one TOML file per language (`config/templates/en.toml` documents the
-keys), read and checked once by `load_templates`; rendering is pure. Every field given by
-an officer is treated as untrusted: control characters never reach an e-mail subject, and
-the HTML part escapes everything.
+The words come from one TOML file per language, shipped in the package (`notifier/templates/`,
+also at `config/templates/` in the repository; `en.toml` documents the keys) or read from
+`messages.templates_dir`, read and checked once by `load_templates`; rendering is pure.
+Every field given by an officer is treated as untrusted: control characters never reach an
+e-mail subject, and the HTML part escapes everything.
 """
 
 from __future__ import annotations
@@ -116,6 +117,15 @@ class RenderedEmail:
     subject: str
     text: str
     html: str
+
+
+SHIPPED_TEMPLATES = Path(__file__).parent / "templates"
+"""The templates installed with the package: the default wording."""
+
+
+def templates_location(templates_dir: str) -> Path:
+    """The folder of `messages.templates_dir`, or the shipped templates when it is empty."""
+    return Path(templates_dir) if templates_dir else SHIPPED_TEMPLATES
 
 
 def load_templates(directory: Path) -> Templates:

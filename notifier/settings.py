@@ -101,7 +101,7 @@ class DispatchSettings(Section):
 
 
 class MessagesSettings(Section):
-    templates_dir: str = "config/templates"
+    templates_dir: str = ""  # empty: the templates shipped in the package
 
 
 class EscalationSettings(Section):

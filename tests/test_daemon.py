@@ -156,7 +156,7 @@ def test_demo_sets_up_and_sends_a_drill_to_the_log(tmp_path: Path) -> None:
     repository = Path(__file__).parent.parent
     process = subprocess.Popen(
         [sys.executable, "-m", "notifier", "demo", "--contacts", str(repository / "contacts")],
-        env=env | {"NOTIFIER_MESSAGES__TEMPLATES_DIR": str(repository / "config" / "templates")},
+        env=env,
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

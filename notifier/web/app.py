@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from pathlib import Path
 
 import structlog
 from sqlalchemy import text
@@ -15,7 +14,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from notifier.clock import Clock, SystemClock
-from notifier.messages import Templates, load_templates
+from notifier.messages import Templates, load_templates, templates_location
 from notifier.settings import Settings
 from notifier.store.engine import Database
 from notifier.store.outage import describe
@@ -61,7 +60,9 @@ def create_app(
     app = Starlette(routes=routes, middleware=middleware, exception_handlers=EXCEPTION_HANDLERS)
     app.state.database = database
     app.state.settings = settings
-    app.state.templates = templates or load_templates(Path(settings.messages.templates_dir))
+    app.state.templates = templates or load_templates(
+        templates_location(settings.messages.templates_dir)
+    )
     app.state.clock = clock or SystemClock()
     app.state.wake_dispatcher = wake_dispatcher
     app.state.metrics = metrics or SendMetrics()
