@@ -8,20 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 import sqlite3
 import subprocess
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from notifier.access import Principal
 from notifier.alert_request import AlertRequest
@@ -51,21 +49,6 @@ OUTAGE_SECONDS = 5.0
 LOCK_SECONDS = (SQLITE_BUSY_TIMEOUT_MS + 2000) / 1000
 """Longer than SQLite's busy timeout: the daemon's writes fail with `database is locked`."""
 SETTLE_SECONDS = 90
-
-
-@pytest.fixture
-async def postgres_database(postgres_url: str) -> AsyncIterator[str]:
-    """A PostgreSQL database of its own, dropped afterwards (the daemon connects by URL)."""
-    name = f"notifier_outage_{secrets.token_hex(4)}"
-    admin = create_async_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as connection:
-        await connection.execute(text(f"CREATE DATABASE {name}"))
-    try:
-        yield make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        async with admin.connect() as connection:
-            await connection.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
-        await admin.dispose()
 
 
 @dataclass

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import func, select
 
 from notifier.access import Principal
 from notifier.alert_request import AlertRequest
@@ -34,21 +30,6 @@ from tests.processes.daemons import (
 from tests.seeding import nairobi_people, seed
 
 PEOPLE = 400
-
-
-@pytest.fixture
-async def postgres_database(postgres_url: str) -> AsyncIterator[str]:
-    """A PostgreSQL database of its own (daemons in other processes connect by URL)."""
-    name = f"notifier_replicas_{secrets.token_hex(4)}"
-    admin = create_async_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as connection:
-        await connection.execute(text(f"CREATE DATABASE {name}"))
-    try:
-        yield make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        async with admin.connect() as connection:
-            await connection.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
-        await admin.dispose()
 
 
 async def _pending(database: Database) -> int:
