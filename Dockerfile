@@ -6,18 +6,27 @@
 # (NOTIFIER_HTTP__PUBLIC_URL, NOTIFIER_SMS__ACCOUNT_SID, ...), secrets included:
 # NOTIFIER_SECURITY__SECRET_KEY (16+ characters), NOTIFIER_SMS__AUTH_TOKEN,
 # NOTIFIER_EMAIL__PASSWORD. Or mount a TOML file and name it with NOTIFIER_CONFIG
-# (see config/notifier.example.toml, copied to /app/config); the environment
+# (every key is in /app/config/notifier.example.toml); the environment
 # overrides the file:
 #   docker run -v ./notifier.toml:/etc/notifier/notifier.toml:ro \
 #              -e NOTIFIER_CONFIG=/etc/notifier/notifier.toml ...
+#
+# The message templates are installed with the package. For your own wording, mount
+# a folder of the six edited copies (ar, zh, en, fr, ru, es .toml, from notifier/templates
+# in the repository) and name it:
+#   docker run -v ./templates:/etc/notifier/templates:ro \
+#              -e NOTIFIER_MESSAGES__TEMPLATES_DIR=/etc/notifier/templates ...
 #
 # The database defaults to SQLite in the /data volume. `serve` refuses a database
 # whose schema is not current, so create or migrate it once before the first
 # start, and again after each upgrade of the image:
 #   docker run --rm -v notifier-data:/data <image> db upgrade
 #   docker run -d -p 8080:8080 -v notifier-data:/data --env-file notifier.env <image>
-# Other commands run the same way, e.g. with the bundled files in /app/contacts:
+# Other commands run the same way, e.g. with the sample files in /app/contacts (the
+# working directory is /app), or a file of yours mounted into the container:
 #   docker run --rm -v notifier-data:/data <image> stations import contacts/stations.csv
+#   docker run --rm -v notifier-data:/data -v ./staff.csv:/staff.csv:ro <image> \
+#              roster import /staff.csv
 #
 # A bind mount instead of a named volume must be writable by uid 10001.
 # The inbound e-mail listener (port 2525) is off by default; to receive replies set
@@ -32,6 +41,7 @@ ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 # README.md* : the readme is optional for the build (pyproject names it).
 COPY pyproject.toml README.md* ./
+# The package brings its migrations and message templates (package data in pyproject.toml).
 COPY notifier/ ./notifier/
 RUN pip install --no-cache-dir .
 
@@ -45,8 +55,11 @@ RUN groupadd --system --gid 10001 notifier \
 # Same base image and same path as in the build stage, so the venv works as is.
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
+# Sample stations and rosters (`notifier demo` and the example above read them from
+# here), and the example configuration. Only the example of config/: its templates
+# link points into the source tree, which is not in this image.
 COPY contacts/ ./contacts/
-COPY config/ ./config/
+COPY config/notifier.example.toml ./config/
 ENV PATH=/opt/venv/bin:$PATH \
     NOTIFIER_DATABASE__URL=sqlite+aiosqlite:////data/notifier.db \
     NOTIFIER_HTTP__HOST=0.0.0.0 \

@@ -1,4 +1,4 @@
-"""`notifier alert send | status | cancel`: raise, follow and stop an alert from the command line.
+"""`notifier alert send | status | cancel | close`: raise, follow, stop and close an alert.
 
 Requests go through the API's validation (`parse_alert_request`) and are written straight to the
 database, so `send` works whether or not the daemon runs: the daemon dispatches what is written.
@@ -19,11 +19,12 @@ from typing import Any
 from rich.console import Console
 
 from notifier.access import Principal
-from notifier.alert_json import alert_detail
+from notifier.alert_json import accepted_body, alert_detail, alert_row
 from notifier.alert_request import AlertRequest, parse_alert_request
 from notifier.alert_watch import STATES, Snapshot, rates_of, read_snapshot, status_lines, watch
 from notifier.domain import ResponseKind
 from notifier.errors import FieldError, InputError
+from notifier.report_text import alert_table, fallback_text
 from notifier.settings import Settings
 from notifier.store import alert_views, alerts, schema
 from notifier.store.engine import Database
@@ -37,6 +38,7 @@ OPTION_OF_FIELD = {
     "groups": "--groups",
     "people": "--people",
     "channels": "--channels",
+    "status": "--status",
 }
 
 
@@ -50,19 +52,14 @@ async def send(args: argparse.Namespace, settings: Settings, principal: Principa
                 alert = await alerts.create_alert(session, request, principal)
             assert alert.id is not None
             recipients = await alert_views.audience_size(session, alert.id)
+            fallback = await alert_views.fallback_counts(session, alert)
         if args.json:
-            body = {
-                "id": alert.id,
-                "code": alert.code,
-                "kind": alert.kind,
-                "status": alert.status,
-                "recipients": recipients,
-            }
+            body = accepted_body(alert, recipients, fallback)
             print(json.dumps(body, ensure_ascii=False, indent=2), flush=True)
         else:
             print(
                 f"alert {alert.id} raised (code {alert.code}, {alert.kind}, {alert.severity}): "
-                f"{recipients} recipients",
+                f"{recipients} recipients{fallback_text(fallback, alert.channels)}",
                 flush=True,
             )
         if recipients == 0:
@@ -85,14 +82,17 @@ async def send(args: argparse.Namespace, settings: Settings, principal: Principa
 
 
 async def status(args: argparse.Namespace, settings: Settings, principal: Principal) -> int:
-    """Print the alert's header and counts, or the API's JSON; with --watch, once it settles."""
+    """Print the alert's header and counts, or the API's JSON; with --watch, once it is closed
+    or cancelled, following its sending and its answers until then."""
     async with Database.open(settings.database.url) as database:
         await schema.require_current(database)
         snapshot = await read_snapshot(database, args.alert_id, principal)
-        if args.watch and snapshot.dispatching:
+        if args.watch and snapshot.open:
             console = Console(stderr=args.json)
-            snapshot = await watch(database, args.alert_id, principal, settings, console)
-            if snapshot.dispatching:  # interrupted: the officer stopped watching
+            snapshot = await watch(
+                database, args.alert_id, principal, settings, console, answers=True
+            )
+            if snapshot.open:  # interrupted: the officer stopped watching
                 return 0
         async with database.session() as session:
             needing_help = await alert_views.recipients(
@@ -174,6 +174,57 @@ async def cancel(args: argparse.Namespace, settings: Settings, principal: Princi
     return 0
 
 
+async def close(args: argparse.Namespace, settings: Settings, principal: Principal) -> int:
+    """Close the alert: answers are no longer taken, nothing more is sent; print its new status."""
+    async with Database.open(settings.database.url) as database:
+        await schema.require_current(database)
+        async with database.session() as session:
+            before = await alerts.get_alert(session, args.alert_id, principal)
+            queued = sum(
+                states.get("queued", 0)
+                for states in (await alert_views.alert_counts(session, before)).channels.values()
+            )
+            was = before.status
+            alert = await alerts.close_alert(session, args.alert_id, principal)
+            counts = await alert_views.alert_counts(session, alert)
+    name = f"alert {alert.id} ({alert.code})"
+    if alert.status == was:
+        print(f"{name}: already {alert.status}; nothing changed")
+        return 0
+    responses = counts.responses
+    line = (
+        f"{name}: {alert.status} (was {was}); answers are no longer taken; "
+        f"safe {responses.get('safe', 0)}, help {responses.get('help', 0)}, "
+        f"other {responses.get('other', 0)}, not answered {counts.not_answered}"
+    )
+    if queued:
+        line += f"; {queued} queued messages will not be sent"
+    print(line)
+    if responses.get("help", 0):
+        print(f"people who needed help are listed by `notifier alert status {alert.id}`")
+    return 0
+
+
+async def list_alerts(args: argparse.Namespace, settings: Settings, principal: Principal) -> int:
+    """Print the newest alerts first, as a table or as the API's JSON list."""
+    if not 1 <= args.limit <= LIST_LIMIT:
+        raise InputError(f"--limit: expected a whole number from 1 to {LIST_LIMIT}")
+    async with Database.open(settings.database.url) as database:
+        await schema.require_current(database)
+        async with database.session(read_only=True) as session:
+            with _options_named():
+                found = await alerts.list_alerts(
+                    session, principal, status=args.status, limit=args.limit
+                )
+    if args.json:
+        print(json.dumps([alert_row(alert) for alert in found], ensure_ascii=False, indent=2))
+    else:
+        _print_lines(alert_table(found))
+    return 0
+
+
+LIST_LIMIT = 1000
+"""The most alerts `alert list` prints, as one page of the API holds."""
 LISTED = 50
 """`alert status` names this many people needing help (and who answered otherwise); the API
 lists them all."""

@@ -7,6 +7,8 @@ from typing import Any
 from notifier.store.alert_views import AlertCounts
 from notifier.store.tables import Alert
 
+AUDIENCE_PARTS = ("stations", "groups", "people")
+
 
 def alert_header(alert: Alert) -> dict[str, Any]:
     """What identifies an alert: the list's rows and the start of its full view."""
@@ -20,7 +22,30 @@ def alert_header(alert: Alert) -> dict[str, Any]:
         "created_at": alert.created_at.isoformat(),
         "created_by": alert.created_by,
         "stations": alert.audience.get("scope", []),
+        "audience": given_audience(alert),
         "channels": alert.channels,
+    }
+
+
+def alert_row(alert: Alert) -> dict[str, Any]:
+    """One alert of a list: its header and how many people it was sent to so far."""
+    return alert_header(alert) | {"recipients": alert.recipients}
+
+
+def given_audience(alert: Alert) -> dict[str, list[str]]:
+    """The audience as the officer gave it: stations, groups and people by person_id."""
+    return {part: list(alert.audience.get(part, [])) for part in AUDIENCE_PARTS}
+
+
+def accepted_body(alert: Alert, recipients: int, fallback: dict[str, int]) -> dict[str, Any]:
+    """The 202 answer to a new alert (and `alert send --json`): its id, size and fall-backs."""
+    return {
+        "id": alert.id,
+        "code": alert.code,
+        "kind": alert.kind,
+        "status": alert.status,
+        "recipients": recipients,
+        "fallback": fallback,
     }
 
 
@@ -34,6 +59,7 @@ def alert_detail(alert: Alert, counts: AlertCounts, audience: int | None = None)
         "time_to_acknowledge": _time_to_acknowledge(counts),
         "channels": counts.channels,
         "skipped": {"inactive": counts.skipped_inactive, "opted_out": counts.skipped_opted_out},
+        "fallback": counts.fallback,
     }
 
 

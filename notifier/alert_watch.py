@@ -1,4 +1,8 @@
-"""Following an alert from the command line: counts read twice a second, time left, a live table."""
+"""Following an alert from the command line: counts read twice a second, time left, a live table.
+
+`alert send --wait` follows the sending, until every delivery is settled; `alert status --watch`
+follows the answers too, until the alert is closed or cancelled.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 
 from notifier.access import Principal
-from notifier.domain import AlertStatus, Channel, DeliveryStatus
+from notifier.domain import OPEN_ALERT_STATUSES, AlertStatus, Channel, DeliveryStatus
 from notifier.progress import (
     OBSERVATION_SECONDS,
     Estimate,
@@ -27,6 +31,7 @@ from notifier.progress import (
     recent,
     stalled,
 )
+from notifier.report_text import alert_header_lines
 from notifier.settings import Settings
 from notifier.store import alert_views, alerts
 from notifier.store.alert_views import CHANNEL_STATES, AlertCounts
@@ -39,6 +44,7 @@ REFRESH_SECONDS = 0.5
 LINE_SECONDS = 5.0
 STALL_SECONDS = 20.0
 KEEP_SECONDS = max(OBSERVATION_SECONDS, STALL_SECONDS) + 5.0
+AWAITING_ANSWERS = "every message is out; following the answers until the alert is closed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +59,11 @@ class Snapshot:
     def dispatching(self) -> bool:
         """Whether deliveries of the alert may still be pending."""
         return self.alert.status == AlertStatus.DISPATCHING.value
+
+    @property
+    def open(self) -> bool:
+        """Whether the alert still takes answers: neither closed nor cancelled."""
+        return self.alert.status in OPEN_ALERT_STATUSES
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,13 +106,7 @@ def rates_of(settings: Settings) -> dict[str, float]:
 
 def status_lines(snapshot: Snapshot, rates: Mapping[str, float]) -> Iterator[str]:
     """The alert's header, audience and answers, then a table of its channels."""
-    alert = snapshot.alert
-    yield f"alert {alert.id} ({alert.code}) {alert.kind}, {alert.severity}: {alert.title}"
-    yield (
-        f"status {alert.status}; raised {alert.created_at:%Y-%m-%d %H:%M:%S} UTC "
-        f"by {alert.created_by}; stations {', '.join(alert.audience.get('scope', []))}; "
-        f"channels {', '.join(alert.channels)}"
-    )
+    yield from alert_header_lines(snapshot.alert, snapshot.counts.fallback)
     yield _audience_line(snapshot)
     yield ""
     rows = channel_rows(snapshot, rates, {}, 0.0)
@@ -181,15 +186,26 @@ async def watch(
     principal: Principal,
     settings: Settings,
     console: Console,
+    *,
+    answers: bool = False,
 ) -> Snapshot:
-    """Follow the alert until it settles or Ctrl-C, which stops the watching, not the alert."""
+    """Follow the alert until it settles (with `answers`, until it is closed or cancelled) or
+    Ctrl-C, which stops the watching, not the alert."""
     stop = asyncio.Event()
     with _interrupt_sets(stop):
-        final = await follow(database, alert_id, principal, rates_of(settings), console, stop=stop)
+        final = await follow(
+            database, alert_id, principal, rates_of(settings), console, stop=stop, answers=answers
+        )
     if final.dispatching:
         print(
             f"stopped watching; alert {alert_id} is still being sent "
             f"(`notifier alert cancel {alert_id}` stops it)",
+            file=sys.stderr,
+        )
+    elif answers and final.open:
+        print(
+            f"stopped watching; alert {alert_id} still takes answers "
+            f"(`notifier alert close {alert_id}` closes it)",
             file=sys.stderr,
         )
     return final
@@ -203,38 +219,65 @@ async def follow(
     console: Console,
     *,
     stop: asyncio.Event,
+    answers: bool = False,
     refresh: float = REFRESH_SECONDS,
     line_every: float = LINE_SECONDS,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> Snapshot:
-    """Show the alert's progress until it is no longer dispatching or `stop` is set.
+    """Show the alert's progress until it is no longer dispatching or `stop` is set; with
+    `answers`, its answers as they come, until it is closed or cancelled.
 
     On a terminal, a live table redrawn every `refresh` seconds; elsewhere (a pipe, a log),
-    one plain line every `line_every` seconds and a last one at the end.
+    one plain line every `line_every` seconds while messages are sent, then one whenever the
+    answers change (at most every `line_every` seconds), and a last one at the end.
     """
     tracker = ProgressTracker(rates)
     # Transient: the caller prints the final status in place of the last table.
     live = (
         Live(console=console, auto_refresh=False, transient=True) if console.is_terminal else None
     )
-    printed_at: float | None = None
+    lines = _PlainLines(line_every)
     with live or nullcontext():
         while True:
             snapshot = await read_snapshot(database, alert_id, principal)
             now = monotonic()
             rows = tracker.record(snapshot, now)
             note = tracker.note(snapshot, now)
-            finished = not snapshot.dispatching or stop.is_set()
+            if answers and snapshot.open and not snapshot.dispatching:
+                note = AWAITING_ANSWERS
+            finished = stop.is_set() or not (snapshot.open if answers else snapshot.dispatching)
             if live is not None:
                 live.update(progress_table(snapshot, rows, note), refresh=True)
-            elif finished or printed_at is None or now - printed_at >= line_every:
+            else:
                 line = progress_line(snapshot, rows, note)
-                console.print(line, markup=False, highlight=False, soft_wrap=True)
-                printed_at = now
+                if lines.due(line, now, last=finished, repeat=snapshot.dispatching):
+                    console.print(line, markup=False, highlight=False, soft_wrap=True)
             if finished:
                 return snapshot
             with suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), refresh)
+
+
+class _PlainLines:
+    """When the plain view prints: the first and the last line; in between one every `every`
+    seconds at most, and only a changed one unless told to `repeat` (a stall shows so)."""
+
+    def __init__(self, every: float) -> None:
+        self._every = every
+        self._printed_at: float | None = None
+        self._printed = ""
+
+    def due(self, line: str, now: float, *, last: bool, repeat: bool) -> bool:
+        """Whether to print `line` now (if so, it is noted as printed)."""
+        if last or self._printed_at is None:
+            due = True
+        elif now - self._printed_at < self._every:
+            due = False
+        else:
+            due = repeat or line != self._printed
+        if due:
+            self._printed_at, self._printed = now, line
+        return due
 
 
 def progress_table(snapshot: Snapshot, rows: Sequence[ChannelProgress], note: str) -> Table:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import importlib.metadata
 import json
 import os
 import sys
@@ -19,7 +20,7 @@ from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 
-from notifier import alert_commands, demo, report_text
+from notifier import alert_commands, check, demo, report_text, token_commands
 from notifier.access import Principal
 from notifier.daemon import serve
 from notifier.domain import Role
@@ -35,7 +36,33 @@ Handler = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; the process's exit status."""
+    """Run the command line; the process's exit status.
+
+    A reader that stops early (`notifier roster list | head -5`) ends the command quietly with
+    status 0, as it would had the reader taken everything: it stopped reading by its own choice,
+    and a shell's `pipefail` should not report a command that did what was asked.
+    """
+    try:
+        status = _run_command(argv)
+        sys.stdout.flush()  # inside the `try`: a pipe closed early shows here, not at exit
+    except BrokenPipeError:
+        _stdout_to_devnull()
+        return 0
+    return status
+
+
+def _stdout_to_devnull() -> None:
+    """Point standard output at the null device, so that Python's final flush is silent."""
+    try:
+        descriptor = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a file: nothing will be flushed to it
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, descriptor)
+    os.close(devnull)
+
+
+def _run_command(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "handler"):
@@ -56,6 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NotifierError as error:
         print(error, file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        raise
     except (OSError, DBAPIError) as error:
         print(f"error: database or file unavailable: {_first_line(error)}", file=sys.stderr)
         return 1
@@ -68,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="notifier", description="Emergency notification daemon and tools."
     )
+    parser.add_argument("--version", action="version", version=f"notifier {_package_version()}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     command = commands.add_parser("serve", parents=[common], help="run the daemon")
@@ -83,6 +113,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     command.add_argument("--contacts", type=Path, default=Path("contacts"), metavar="DIR")
     command.set_defaults(handler=run_demo)
+    command = command.add_subparsers(title="commands", metavar="COMMAND").add_parser(
+        "reply",
+        parents=[common],
+        help="answer the running demo by SMS, as Twilio would post it",
+        description="Post a signed Twilio inbound-SMS webhook from PHONE saying TEXT to the "
+        "demo started in this directory, and print what it answered. With --curl, print the "
+        "same request as a curl command instead of sending it.",
+    )
+    command.add_argument("phone", metavar="PHONE", help="the sender, in E.164: +254711756237")
+    command.add_argument("text", metavar="TEXT", help="what the SMS says: 1 (safe), 2 (help), …")
+    command.add_argument("--curl", action="store_true", help="print the curl command only")
+    command.set_defaults(handler=run_demo_reply)
 
     db = commands.add_parser("db", help="database schema").add_subparsers(
         title="commands", metavar="COMMAND"
@@ -129,8 +171,25 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--role", required=True, choices=[role.value for role in Role])
     command.add_argument("--stations", default="", metavar="CODE,…")
     command.set_defaults(handler=run_token_create)
+    command = token.add_parser(
+        "list", parents=[common], help="show the API tokens: role, stations, use, revocation"
+    )
+    command.add_argument("--json", action="store_true", help="print JSON")
+    command.set_defaults(handler=run_token_list)
+    command = token.add_parser(
+        "revoke", parents=[common], help="revoke an API token: refused at once from then on"
+    )
+    command.add_argument("name", metavar="NAME")
+    command.set_defaults(handler=run_token_revoke)
 
     _add_alert_commands(commands, common)
+
+    command = commands.add_parser(
+        "check",
+        parents=[common],
+        help="check the configuration, the database, SMTP and Twilio: one line each",
+    )
+    command.set_defaults(handler=check.run)
     return parser
 
 
@@ -138,9 +197,9 @@ def _add_alert_commands(
     commands: argparse._SubParsersAction[argparse.ArgumentParser],
     common: argparse.ArgumentParser,
 ) -> None:
-    alert = commands.add_parser("alert", help="raise, follow and cancel alerts").add_subparsers(
-        title="commands", metavar="COMMAND"
-    )
+    alert = commands.add_parser(
+        "alert", help="raise, follow, cancel and close alerts"
+    ).add_subparsers(title="commands", metavar="COMMAND")
     command = alert.add_parser("send", parents=[common], help="raise an alert; the daemon sends it")
     command.add_argument("--stations", metavar="CODE,…", help="stations whose rosters receive it")
     command.add_argument("--groups", metavar="GROUP,…", help="only these groups of the stations")
@@ -162,13 +221,29 @@ def _add_alert_commands(
     command.add_argument("alert_id", type=int, metavar="ALERT_ID")
     command.add_argument("--json", action="store_true", help="print the API's JSON")
     command.add_argument(
-        "--watch", action="store_true", help="refresh until every delivery is settled"
+        "--watch", action="store_true", help="follow sends and answers until it is closed"
     )
     command.set_defaults(handler=run_alert_status)
 
     command = alert.add_parser("cancel", parents=[common], help="stop sending an alert")
     command.add_argument("alert_id", type=int, metavar="ALERT_ID")
     command.set_defaults(handler=run_alert_cancel)
+
+    command = alert.add_parser("list", parents=[common], help="the newest alerts first")
+    command.add_argument(
+        "--status", metavar="STATUS", help="active, dispatching, dispatched, cancelled or closed"
+    )
+    command.add_argument(
+        "--limit", type=int, default=100, metavar="N", help="at most N (1 to 1000; default 100)"
+    )
+    command.add_argument("--json", action="store_true", help="print the API's JSON")
+    command.set_defaults(handler=run_alert_list)
+
+    command = alert.add_parser(
+        "close", parents=[common], help="close an alert: answers are no longer taken"
+    )
+    command.add_argument("alert_id", type=int, metavar="ALERT_ID")
+    command.set_defaults(handler=run_alert_close)
 
 
 async def run_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -190,6 +265,11 @@ def run_secret() -> int:
 async def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     """Dispatched by `main` outside any event loop; listed for the parser."""
     raise AssertionError("demo runs its own event loop")
+
+
+async def run_demo_reply(args: argparse.Namespace, settings: Settings) -> int:
+    """Answer the running demo by SMS (the HTTP request blocks: it runs in a thread)."""
+    return await asyncio.to_thread(demo.reply, settings, args.phone, args.text, curl=args.curl)
 
 
 async def run_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
@@ -243,6 +323,16 @@ async def run_roster_list(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+async def run_token_list(args: argparse.Namespace, settings: Settings) -> int:
+    """List the API tokens."""
+    return await token_commands.list_tokens(args, settings)
+
+
+async def run_token_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    """Revoke an API token by name."""
+    return await token_commands.revoke(args, settings, actor=_actor())
+
+
 async def run_token_create(args: argparse.Namespace, settings: Settings) -> int:
     """Create an API token and print it, once."""
     stations = sorted({code.strip().upper() for code in args.stations.split(",") if code.strip()})
@@ -263,13 +353,31 @@ async def run_alert_send(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def run_alert_status(args: argparse.Namespace, settings: Settings) -> int:
-    """Show an alert's progress; with --watch, until it settles."""
+    """Show an alert's progress; with --watch, until it is closed or cancelled."""
     return await alert_commands.status(args, settings, _principal())
 
 
 async def run_alert_cancel(args: argparse.Namespace, settings: Settings) -> int:
     """Cancel an alert."""
     return await alert_commands.cancel(args, settings, _principal())
+
+
+async def run_alert_list(args: argparse.Namespace, settings: Settings) -> int:
+    """List alerts, newest first."""
+    return await alert_commands.list_alerts(args, settings, _principal())
+
+
+async def run_alert_close(args: argparse.Namespace, settings: Settings) -> int:
+    """Close an alert."""
+    return await alert_commands.close(args, settings, _principal())
+
+
+def _package_version() -> str:
+    """The installed package's version, as its metadata gives it."""
+    try:
+        return importlib.metadata.version("notifier")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree never installed
+        return "unknown (not installed)"
 
 
 def _first_line(error: BaseException) -> str:

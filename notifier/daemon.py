@@ -19,6 +19,7 @@ from contextlib import AsyncExitStack
 import structlog
 import uvicorn
 
+from notifier.channel_health import ChannelHealth
 from notifier.channels.base import EmailChannel, SmsChannel
 from notifier.channels.configured import email_channel, sms_channel
 from notifier.clock import Clock, SystemClock
@@ -112,6 +113,7 @@ class Daemon:
     ) -> None:
         settings = self.settings
         metrics = SendMetrics()
+        health = ChannelHealth()
         dispatcher = Dispatcher(
             database,
             configured_lanes(settings, email=email, sms=sms),
@@ -120,6 +122,7 @@ class Daemon:
             self.clock,
             worker_id(),
             observe=metrics.observe,
+            health=health,
         )
         app = create_app(
             database,
@@ -128,6 +131,7 @@ class Daemon:
             wake_dispatcher=dispatcher.wake,
             metrics=metrics,
             templates=templates,
+            channel_health=health,
         )
         http = settings.http
         config = uvicorn.Config(
@@ -153,7 +157,14 @@ class Daemon:
                 server,
                 listening,
                 dispatcher,
-                Escalator(database, templates, settings.escalation, self.clock, dispatcher.wake),
+                Escalator(
+                    database,
+                    templates,
+                    settings.escalation,
+                    self.clock,
+                    dispatcher.wake,
+                    alert_settings=settings.alerts,
+                ),
             )
 
     async def _run_loops(
@@ -166,18 +177,27 @@ class Daemon:
         grace = self.settings.http.shutdown_grace_seconds
         async with asyncio.TaskGroup() as tasks:
             serving = tasks.create_task(server.serve(sockets=[listening]))
-            await self._started(server, serving)
+            await self._started(server, serving, listening)
             tasks.create_task(dispatcher.run(self.stopping, grace))
             tasks.create_task(escalator.run(self.stopping))
             await self.stopping.wait()
             server.should_exit = True
 
-    async def _started(self, server: uvicorn.Server, serving: asyncio.Task[None]) -> None:
+    async def _started(
+        self, server: uvicorn.Server, serving: asyncio.Task[None], listening: socket.socket
+    ) -> None:
         # uvicorn only offers a flag for "listening", so poll it briefly.
         while not server.started and not serving.done():  # noqa: ASYNC110
             await asyncio.sleep(0.02)
         if server.started:
-            log.info("daemon_started", url=self.settings.http.public_url)
+            # The address bound, with the port the system chose when `http.port` is 0.
+            host, port = listening.getsockname()[:2]
+            shown = f"[{host}]" if ":" in host else host
+            log.info(
+                "daemon_started",
+                listening=f"http://{shown}:{port}",
+                public_url=self.settings.http.public_url,
+            )
         else:
             self.stopping.set()
 

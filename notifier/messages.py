@@ -52,6 +52,7 @@ TEMPLATE_PLACEHOLDERS: Mapping[str, frozenset[str]] = MappingProxyType(
                 "info",
                 "stopped",
                 "started",
+                "closed",
             )
         },
         **{

@@ -1,11 +1,17 @@
-"""Plain-text renderings for the terminal: import plans and roster tables."""
+"""Plain-text renderings for the terminal: import plans, roster tables, alert headers and lists."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
+from notifier.domain import Channel
 from notifier.roster_plan import RosterPlan
 from notifier.store.people import RosterEntry
+from notifier.store.tables import Alert
+
+PEOPLE_NAMED = 5
+"""An alert's header names this many of the people it was addressed to, then counts the rest."""
+LACKING = {Channel.SMS.value: "a phone that takes SMS", Channel.EMAIL.value: "an e-mail address"}
 
 
 def plan_lines(plan: RosterPlan, *, detailed: bool) -> Iterator[str]:
@@ -45,3 +51,66 @@ def roster_table(entries: Sequence[RosterEntry]) -> Iterator[str]:
     for row in (header, *rows):
         yield "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
     yield f"{len(rows)} people"
+
+
+def alert_header_lines(alert: Alert, fallback: Mapping[str, int]) -> Iterator[str]:
+    """Which alert, and to whom, by which channels, as the officer gave them."""
+    yield f"alert {alert.id} ({alert.code}) {alert.kind}, {alert.severity}: {alert.title}"
+    yield (
+        f"status {alert.status}; raised {alert.created_at:%Y-%m-%d %H:%M:%S} UTC "
+        f"by {alert.created_by}; {audience_text(alert)}; {channels_text(alert.channels, fallback)}"
+    )
+
+
+def audience_text(alert: Alert) -> str:
+    """`stations NBO, GVA; groups wardens; people P1, P2`: only the parts that were given."""
+    parts = []
+    for part in ("stations", "groups", "people"):
+        values = list(alert.audience.get(part, []))
+        if values:
+            shown = ", ".join(values[:PEOPLE_NAMED])
+            if len(values) > PEOPLE_NAMED:
+                shown += f" and {len(values) - PEOPLE_NAMED} more"
+            parts.append(f"{part} {shown}")
+    return "; ".join(parts) or "no one"
+
+
+def channels_text(channels: Sequence[str], fallback: Mapping[str, int]) -> str:
+    """`channels sms (3 by email instead, for lack of a phone that takes SMS)`."""
+    text = f"channels {', '.join(channels)}"
+    lacking = " or ".join(LACKING.get(channel, channel) for channel in channels)
+    for channel, count in fallback.items():
+        if count:
+            text += f" ({count} by {channel} instead, for lack of {lacking})"
+    return text
+
+
+def fallback_text(fallback: Mapping[str, int], channels: Sequence[str]) -> str:
+    """`; 3 of them by email, for lack of a phone that takes SMS`, or nothing."""
+    lacking = " or ".join(LACKING.get(channel, channel) for channel in channels)
+    return "".join(
+        f"; {count} of them by {channel}, for lack of {lacking}"
+        for channel, count in fallback.items()
+        if count
+    )
+
+
+def alert_table(alerts: Sequence[Alert]) -> Iterator[str]:
+    """Alerts as aligned columns, newest first, one a line, with a count at the end."""
+    header = ("id", "code", "kind", "status", "created (UTC)", "recipients", "title")
+    rows = [
+        (
+            str(alert.id),
+            alert.code,
+            alert.kind,
+            alert.status,
+            f"{alert.created_at:%Y-%m-%d %H:%M}",
+            str(alert.recipients),
+            alert.title,
+        )
+        for alert in alerts
+    ]
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
+    for row in (header, *rows):
+        yield "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+    yield f"{len(rows)} alert{'' if len(rows) == 1 else 's'}"

@@ -23,6 +23,8 @@ from notifier.tables_io import Row, read_rows
 
 STATION_COLUMNS = ("code", "name", "country", "timezone", "latitude", "longitude")
 ROSTER_COLUMNS = ("person_id", "name", "email", "phone", "station", "language", "groups")
+OPTIONAL_JSON_KEYS = ("email", "phone", "language", "groups")
+"""Keys a JSON roster's object may leave out (empty when absent); a CSV has every column."""
 
 _STATION_CODE = re.compile(r"[A-Z0-9]{2,8}")
 _GROUP_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
@@ -106,7 +108,7 @@ def parse_roster(
     Large files are validated in `workers` processes (default: one per CPU): checking phone
     numbers and e-mail addresses is most of an import's time, and it parallelises cleanly.
     """
-    rows = read_rows(path, ROSTER_COLUMNS, name=name)
+    rows = read_rows(path, ROSTER_COLUMNS, name=name, optional=OPTIONAL_JSON_KEYS)
     source = name or str(path)
     countries = dict(station_countries)
     workers = workers or os.cpu_count() or 1

@@ -110,6 +110,10 @@ class EscalationSettings(Section):
     max_rounds: int = Field(default=2, ge=0, le=10)
 
 
+class AlertsSettings(Section):
+    auto_close_hours: float = Field(default=72, ge=1, le=8760)
+
+
 class LoggingSettings(Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["auto", "json", "console"] = "auto"
@@ -126,6 +130,7 @@ class Settings(Section):
     dispatch: DispatchSettings = DispatchSettings()
     messages: MessagesSettings = MessagesSettings()
     escalation: EscalationSettings = EscalationSettings()
+    alerts: AlertsSettings = AlertsSettings()
     logging: LoggingSettings = LoggingSettings()
 
 
@@ -142,23 +147,31 @@ def load_settings(path: Path | None, environ: Mapping[str, str]) -> Settings:
 
 
 def require_serve_secrets(settings: Settings) -> None:
-    """Stop when a secret that running the daemon needs is missing, or the secret key is weak."""
+    """Stop when secrets that running the daemon needs are missing, or the secret key is weak.
+
+    Every problem is named at once, one line each, so that one restart fixes them all.
+    """
+    problems = [*_secret_key_problems(settings), *_missing_secret_lines(settings)]
+    if problems:
+        raise ConfigError("\n".join(problems))
+
+
+def _secret_key_problems(settings: Settings) -> list[str]:
     key = settings.security.secret_key.get_secret_value()
-    if not key:
-        raise ConfigError(
-            "configuration error: security.secret_key: required to serve; make one with "
-            f"`notifier secret` and set {env_name('security.secret_key')}"
-        )
-    problem = _secret_key_problem(key)
-    if problem:
-        raise ConfigError(
-            f"configuration error: security.secret_key: {problem}; make one with "
-            f"`notifier secret` and set {env_name('security.secret_key')}"
-        )
-    missing = _missing_secrets(settings)
-    if missing:
-        first = missing[0]
-        raise ConfigError(f"configuration error: {first}: required to serve; set {env_name(first)}")
+    problem = "required to serve" if not key else _secret_key_problem(key)
+    if problem is None:
+        return []
+    return [
+        f"configuration error: security.secret_key: {problem}; make one with "
+        f"`notifier secret` and set {env_name('security.secret_key')}"
+    ]
+
+
+def _missing_secret_lines(settings: Settings) -> list[str]:
+    return [
+        f"configuration error: {key}: required to serve; set {env_name(key)}"
+        for key in _missing_secrets(settings)
+    ]
 
 
 def checked_public_url(url: str) -> str:

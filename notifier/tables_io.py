@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,8 +22,17 @@ class Row:
     values: dict[str, str]
 
 
-def read_rows(path: Path, columns: Sequence[str], *, name: str | None = None) -> list[Row]:
-    """Read `path` (CSV, or JSON by its `.json` suffix) whose columns must be exactly `columns`."""
+def read_rows(
+    path: Path,
+    columns: Sequence[str],
+    *,
+    name: str | None = None,
+    optional: Collection[str] = (),
+) -> list[Row]:
+    """Read `path` (CSV, or JSON by its `.json` suffix) whose columns must be exactly `columns`.
+
+    A JSON object may leave out the `optional` keys, which then read as empty.
+    """
     source = name or str(path)
     try:
         raw = path.read_bytes()
@@ -36,7 +45,7 @@ def read_rows(path: Path, columns: Sequence[str], *, name: str | None = None) ->
             [RowProblem(source, 1, "file", f"empty file; expected the header {expected}")]
         )
     if path.suffix.lower() == ".json":
-        return _json_rows(text, source, columns)
+        return _json_rows(text, source, columns, optional)
     return _csv_rows(text, source, columns)
 
 
@@ -56,10 +65,14 @@ def _decode(raw: bytes, source: str) -> str:
 
 
 def _check_columns(
-    found: Sequence[str], columns: Sequence[str], source: str, line: int
+    found: Sequence[str],
+    columns: Sequence[str],
+    source: str,
+    line: int,
+    optional: Collection[str] = (),
 ) -> list[RowProblem]:
     problems = []
-    missing = [column for column in columns if column not in found]
+    missing = [column for column in columns if column not in found and column not in optional]
     extra = [column for column in found if column not in columns]
     if missing:
         problems.append(
@@ -109,7 +122,9 @@ def _csv_rows(text: str, source: str, columns: Sequence[str]) -> list[Row]:
     return rows
 
 
-def _json_rows(text: str, source: str, columns: Sequence[str]) -> list[Row]:
+def _json_rows(
+    text: str, source: str, columns: Sequence[str], optional: Collection[str]
+) -> list[Row]:
     decoder = json.JSONDecoder()
     position = _skip_space(text, 0)
     if text[position] != "[":
@@ -123,17 +138,13 @@ def _json_rows(text: str, source: str, columns: Sequence[str]) -> list[Row]:
         try:
             item, position = decoder.raw_decode(text, position)
         except json.JSONDecodeError as error:
-            raise RosterError(
-                [RowProblem(source, error.lineno, "file", f"not valid JSON: {error.msg}")]
-            ) from None
-        row_problems = _json_object_problems(item, source, line, columns)
+            raise _syntax_error(source, text, error.pos, error.msg) from None
+        row_problems = _json_object_problems(item, source, line, columns, optional)
         if row_problems:
             problems.extend(row_problems)
         else:
-            rows.append(Row(line, {column: _as_text(item[column]) for column in columns}))
-        position = _skip_space(text, position)
-        if position < len(text) and text[position] == ",":
-            position = _skip_space(text, position + 1)
+            rows.append(Row(line, {column: _as_text(item.get(column)) for column in columns}))
+        position = _next_item(text, source, position)
     if position >= len(text) or text[_skip_space(text, position + 1) :].strip():
         line = text.count("\n", 0, min(position, len(text))) + 1
         problems.append(RowProblem(source, line, "file", "not valid JSON: the list is not closed"))
@@ -142,12 +153,34 @@ def _json_rows(text: str, source: str, columns: Sequence[str]) -> list[Row]:
     return rows
 
 
+def _next_item(text: str, source: str, position: int) -> int:
+    """Past the comma that ends a list item; at the `]` that closes the list; else an error."""
+    position = _skip_space(text, position)
+    if position < len(text) and text[position] == ",":
+        following = _skip_space(text, position + 1)
+        if following < len(text) and text[following] == "]":
+            raise _syntax_error(source, text, position, "a comma before the closing ']'")
+        return following
+    if position < len(text) and text[position] != "]":
+        raise _syntax_error(source, text, position, "expected ',' or ']' after an object")
+    return position
+
+
+def _syntax_error(source: str, text: str, position: int, reason: str) -> RosterError:
+    """A JSON syntax error at `position`, named by its line (as FILE:LINE) and column."""
+    line = text.count("\n", 0, position) + 1
+    column = position - (text.rfind("\n", 0, position) + 1) + 1
+    return RosterError(
+        [RowProblem(source, line, "file", f"not valid JSON at column {column}: {reason}")]
+    )
+
+
 def _json_object_problems(
-    item: object, source: str, line: int, columns: Sequence[str]
+    item: object, source: str, line: int, columns: Sequence[str], optional: Collection[str]
 ) -> list[RowProblem]:
     if not isinstance(item, dict):
         return [RowProblem(source, line, "row", "expected an object with the roster's keys")]
-    problems = _check_columns(list(item), columns, source, line)
+    problems = _check_columns(list(item), columns, source, line, optional)
     for column in columns:
         value = item.get(column)
         if column in item and (

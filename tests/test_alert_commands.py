@@ -1,4 +1,4 @@
-"""`notifier alert send | status | cancel` run as an officer would, against a real SQLite file."""
+"""`notifier alert send | status | cancel | close` run as an officer would, on a real SQLite file."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import io
 import json
 import re
 import signal
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,11 +19,11 @@ from rich.console import Console
 from sqlalchemy import select
 
 from notifier.access import Principal
-from notifier.alert_watch import ProgressTracker, Snapshot, follow, watch
+from notifier.alert_watch import AWAITING_ANSWERS, ProgressTracker, Snapshot, follow, watch
 from notifier.cli import main
 from notifier.domain import AlertStatus, Channel, DeliveryStatus, ResponseKind, Role
 from notifier.settings import load_settings
-from notifier.store import materialisation, outbox, responses, schema, tokens
+from notifier.store import alerts, materialisation, outbox, responses, schema, tokens
 from notifier.store.alert_views import AlertCounts
 from notifier.store.engine import Database
 from notifier.store.responses import Outcome
@@ -132,7 +133,8 @@ async def test_send_prints_id_code_and_recipients(
 async def test_send_json_is_the_api_202_body(
     setup: Setup, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """send --json prints exactly the API's 202 object: id, code, kind, status, recipients."""
+    """send --json prints exactly the API's 202 object: id, code, kind, status, recipients,
+    fallback."""
     status, out, _ = await _run(
         capsys,
         "alert",
@@ -152,12 +154,13 @@ async def test_send_json_is_the_api_202_body(
     )
     body = json.loads(out)
     assert status == 0
-    assert set(body) == {"id", "code", "kind", "status", "recipients"}
-    assert (body["id"], body["kind"], body["status"], body["recipients"]) == (
+    assert set(body) == {"id", "code", "kind", "status", "recipients", "fallback"}
+    assert (body["id"], body["kind"], body["status"], body["recipients"], body["fallback"]) == (
         1,
         "drill",
         "dispatching",
         5,
+        {"sms": 0},
     )
     async with setup.database.session() as session:
         alert = await session.get(Alert, 1)
@@ -289,7 +292,7 @@ async def test_status_json_is_the_api_body(
     }
 
 
-@pytest.mark.parametrize("command", ["status", "cancel"])
+@pytest.mark.parametrize("command", ["status", "cancel", "close"])
 async def test_unknown_alert_exits_1(
     setup: Setup, capsys: pytest.CaptureFixture[str], command: str
 ) -> None:
@@ -515,3 +518,268 @@ async def test_status_shows_what_people_wrote(
         r'  Person \d+ \(N\d{5}, NBO\) \+25472\d{7} "where is the assembly point\?"',
         lines[other + 1],
     )
+
+
+async def test_close_prints_the_new_status(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """close says what the answers were and what will not be sent; closing again, or closing a
+    cancelled alert, changes nothing and says so."""
+    alert_id = await _send(setup, capsys, "--stations", "NBO", *EARTHQUAKE)
+    await _progress(setup.database, alert_id, sms_sent=4)
+    await _answer(setup.database, alert_id, ResponseKind.HELP)
+    status, out, _ = await _run(capsys, "alert", "close", "--config", setup.config, "1")
+    assert status == 0
+    first, second = out.splitlines()
+    assert re.fullmatch(
+        r"alert 1 \([A-Z2-9]{4}\): closed \(was dispatching\); answers are no longer taken; "
+        r"safe 0, help 1, other 0, not answered 3; 4 queued messages will not be sent",
+        first,
+    )
+    assert second == "people who needed help are listed by `notifier alert status 1`"
+    _, out, _ = await _run(capsys, "alert", "status", "--config", setup.config, "1", "--json")
+    assert json.loads(out)["status"] == "closed"
+    assert json.loads(out)["channels"]["email"]["cancelled"] == 4
+    status, out, _ = await _run(capsys, "alert", "close", "--config", setup.config, "1")
+    assert (status, out) == (0, out.split(":")[0] + ": already closed; nothing changed\n")
+    await _send(setup, capsys, "--stations", "NBO", *EARTHQUAKE)
+    assert (await _run(capsys, "alert", "cancel", "--config", setup.config, "2"))[0] == 0
+    status, out, _ = await _run(capsys, "alert", "close", "--config", setup.config, "2")
+    assert status == 0
+    assert out.endswith(": already cancelled; nothing changed\n")
+
+
+async def _answer(database: Database, alert_id: int, kind: ResponseKind) -> None:
+    """Record `kind` from the first SMS recipient of the alert, as a reply would."""
+    async with database.session() as session:
+        query = (
+            select(DELIVERY.c.person)
+            .where(DELIVERY.c.alert_id == alert_id, DELIVERY.c.channel == "sms")
+            .order_by(DELIVERY.c.person)
+        )
+        person = (await session.execute(query)).scalars().first()
+        assert person is not None
+        answer = responses.Answer(alert_id, person, kind, Channel.SMS, kind.value)
+        assert await responses.record_answer(session, answer, utc_now()) is Outcome.RECORDED
+
+
+async def _close(database: Database, alert_id: int) -> None:
+    async with database.session() as session:
+        await alerts.close_alert(session, alert_id, OFFICER)
+
+
+@pytest.mark.parametrize("terminal", [False, True], ids=["lines", "live"])
+async def test_follow_shows_answers_after_sending_until_closed(
+    setup: Setup, terminal: bool
+) -> None:
+    """Following answers goes on once every message is out, shows an answer as it arrives, in
+    the plain lines and in the live table, and ends when the alert is closed."""
+    alert_id = await _send_directly(setup)
+    await _settle(setup.database, alert_id)
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=terminal, width=200, color_system=None)
+    following = asyncio.create_task(
+        follow(
+            setup.database,
+            alert_id,
+            OFFICER,
+            RATES,
+            console,
+            stop=asyncio.Event(),
+            answers=True,
+            refresh=0.01,
+            line_every=0.05,
+        )
+    )
+    try:
+        await _shown(screen, "safe 0, help 0, other 0, not answered 4")
+        assert not following.done()
+        await _answer(setup.database, alert_id, ResponseKind.SAFE)
+        await _shown(screen, "safe 1, help 0, other 0, not answered 3")
+        assert not following.done()
+        await _close(setup.database, alert_id)
+        final = await asyncio.wait_for(following, timeout=10)
+    finally:
+        following.cancel()
+    assert final.alert.status == AlertStatus.CLOSED
+
+
+async def test_follow_prints_a_plain_line_only_when_answers_change(setup: Setup) -> None:
+    """Once every message is out, the plain view prints a line when the answers change, not
+    every few seconds, and a last one when the alert is closed."""
+    alert_id = await _send_directly(setup)
+    await _settle(setup.database, alert_id)
+    screen = io.StringIO()
+    console = Console(file=screen, width=300)
+    following = asyncio.create_task(
+        follow(
+            setup.database,
+            alert_id,
+            OFFICER,
+            RATES,
+            console,
+            stop=asyncio.Event(),
+            answers=True,
+            refresh=0.01,
+            line_every=0.01,
+        )
+    )
+    try:
+        await _shown(screen, "not answered 4")
+        await asyncio.sleep(0.3)  # many reads, nothing new
+        await _answer(setup.database, alert_id, ResponseKind.HELP)
+        await _shown(screen, "help 1")
+        await _close(setup.database, alert_id)
+        await asyncio.wait_for(following, timeout=10)
+    finally:
+        following.cancel()
+    lines = screen.getvalue().splitlines()
+    assert len(lines) == 3
+    assert lines[0].startswith("alert 1 dispatched | sms 4/4 (4 sent), done | ")
+    assert "help 1" in lines[1]
+    assert lines[2].startswith("alert 1 closed | ")
+
+
+async def test_status_watch_follows_until_the_alert_is_closed(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """status --watch (its own process) on an alert whose messages are all out keeps following;
+    an answer that arrives meanwhile is in the status printed once the alert is closed."""
+    alert_id = await _send(setup, capsys, "--stations", "NBO", *EARTHQUAKE)
+    await _settle(setup.database, alert_id)
+    watching = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "notifier",
+        "alert",
+        "status",
+        "--config",
+        setup.config,
+        str(alert_id),
+        "--watch",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert watching.stdout is not None
+        first = await asyncio.wait_for(watching.stdout.readline(), timeout=30)
+        assert first.decode().startswith("alert 1 dispatched | ")
+        assert first.decode().rstrip("\n").endswith("| " + AWAITING_ANSWERS)
+        await _answer(setup.database, alert_id, ResponseKind.SAFE)
+        await asyncio.sleep(1.0)
+        assert watching.returncode is None, "status --watch ended while the alert was open"
+        await _close(setup.database, alert_id)
+        out, _ = await asyncio.wait_for(watching.communicate(), timeout=30)
+    finally:
+        if watching.returncode is None:
+            watching.kill()
+            await watching.wait()
+    assert watching.returncode == 0
+    lines = out.decode().splitlines()
+    assert lines[0].startswith("alert 1 closed | ")
+    assert "status closed; raised " in out.decode()
+    assert "safe 1, help 0, other 0, not answered 3" in out.decode().split("status closed")[1]
+
+
+async def _shown(screen: io.StringIO, text: str) -> None:
+    """Wait (up to 10 s) until `text` has been written to the screen."""
+    for _ in range(1000):
+        if text in screen.getvalue():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{text!r} never shown in:\n{screen.getvalue()}")
+
+
+async def test_send_says_who_gets_the_other_channel(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """SMS only, to NBO and to G1 who has no phone: send says 1 of them gets e-mail instead."""
+    argv = ("--stations", "NBO", "--people", "G1", "--channels", "sms", *EARTHQUAKE)
+    status, out, _ = await _run(capsys, "alert", "send", "--config", setup.config, *argv)
+    assert status == 0
+    assert out.endswith(
+        ": 5 recipients; 1 of them by email, for lack of a phone that takes SMS\n"
+    ), out
+    status, out, _ = await _run(capsys, "alert", "send", "--config", setup.config, "--json", *argv)
+    assert json.loads(out)["fallback"] == {"email": 1}
+
+
+async def test_status_shows_the_audience_as_given_and_the_fallback(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An alert to a person by id shows `people G1`, not the station derived from them, and
+    that SMS was asked for but e-mail carried it, before and after the outbox is filled."""
+    alert_id = await _send(setup, capsys, "--people", "G1", "--channels", "sms", *EARTHQUAKE)
+    for filled in (False, True):
+        if filled:
+            await _progress(setup.database, alert_id, sms_sent=0)
+        status, out, _ = await _run(capsys, "alert", "status", "--config", setup.config, "1")
+        assert status == 0
+        header = out.splitlines()[1]
+        assert header.endswith(
+            "; people G1; channels sms (1 by email instead, for lack of a phone that takes SMS)"
+        ), header
+        assert "stations" not in header
+        status, out, _ = await _run(
+            capsys, "alert", "status", "--config", setup.config, "1", "--json"
+        )
+        body = json.loads(out)
+        assert body["fallback"] == {"email": 1}
+        assert body["audience"] == {"stations": [], "groups": [], "people": ["G1"]}
+    assert body["channels"]["email"]["queued"] == 1
+
+
+async def test_a_failed_sms_is_not_counted_as_a_fallback(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """E-mail sent after an SMS failed for good is a fail-over, not a lack of phone: not counted."""
+    alert_id = await _send(setup, capsys, "--stations", "NBO", "--channels", "sms", *EARTHQUAKE)
+    now = utc_now()
+    async with setup.database.session() as session:
+        await materialisation.materialise_batch(session, alert_id, 1000, now)
+    async with setup.database.session() as session:
+        claimed = await outbox.claim(session, Channel.SMS, 100, "test", now, LEASE)
+    async with setup.database.session() as session:
+        assert await outbox.mark_failed(session, claimed[0], "21211 invalid number", now)
+    status, out, _ = await _run(capsys, "alert", "status", "--config", setup.config, "1", "--json")
+    body = json.loads(out)
+    assert status == 0
+    assert body["channels"]["email"]["queued"] == 1
+    assert body["fallback"] == {"email": 0}
+
+
+async def test_alert_list_shows_the_newest_first(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`alert list` prints id, code, kind, status, created, recipients and title, newest first;
+    --status filters; --json gives the API's rows."""
+    first = await _send(setup, capsys, "--stations", "NBO", *EARTHQUAKE)
+    second = await _send(setup, capsys, "--people", "G1", "--kind", "drill", *EARTHQUAKE)
+    await _run(capsys, "alert", "cancel", "--config", setup.config, str(first))
+    status, out, _ = await _run(capsys, "alert", "list", "--config", setup.config)
+    lines = out.splitlines()
+    assert status == 0
+    assert _words(lines[0]) == "id code kind status created (UTC) recipients title"
+    assert _words(lines[1]).startswith(f"{second} ")
+    assert " drill dispatching " in _words(lines[1])
+    assert _words(lines[1]).endswith(" 0 Earthquake")
+    assert " emergency cancelled " in _words(lines[2])
+    assert lines[3] == "2 alerts"
+    status, out, _ = await _run(
+        capsys, "alert", "list", "--config", setup.config, "--status", "cancelled", "--json"
+    )
+    rows = json.loads(out)
+    assert status == 0
+    assert [(row["id"], row["status"]) for row in rows] == [(first, "cancelled")]
+    assert {"id", "code", "kind", "status", "title", "created_at", "recipients"} <= set(rows[0])
+
+
+async def test_alert_list_refuses_an_unknown_status(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`alert list --status bogus` exits 1 naming the option and the values it takes."""
+    status, out, err = await _run(
+        capsys, "alert", "list", "--config", setup.config, "--status", "bogus"
+    )
+    assert (status, out) == (1, "")
+    assert err.startswith("--status: 'bogus' is not one of active, dispatching")

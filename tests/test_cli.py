@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -185,3 +187,61 @@ def test_serve_refuses_a_weak_secret_key(
         "8 or more needed); make one with `notifier secret` and set "
         "NOTIFIER_SECURITY__SECRET_KEY"
     ]
+
+
+def test_token_list_and_revoke(configured: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """token list shows each token and its revocation; revoke says so, twice, and 1 if unknown."""
+    config = str(configured)
+    _run(capsys, "db", "upgrade", "--config", config)
+    _run(capsys, "stations", "import", "--config", config, str(CONTACTS / "stations.csv"))
+    for name, role, stations in (("ops", "admin", ""), ("nbo", "officer", "NBO,GVA")):
+        create = ["token", "create", "--config", config, "--name", name, "--role", role]
+        assert _run(capsys, *create, "--stations", stations)[0] == 0
+    status, out, err = _run(capsys, "token", "revoke", "--config", config, "nbo")
+    assert (status, err) == (0, "")
+    assert "'nbo' revoked" in out
+    status, out, _ = _run(capsys, "token", "revoke", "--config", config, "nbo")
+    assert status == 0
+    assert "'nbo' is already revoked (since " in out
+    status, out, err = _run(capsys, "token", "revoke", "--config", config, "nobody")
+    assert (status, out) == (1, "")
+    assert "no token is named 'nobody'" in err
+    status, out, _ = _run(capsys, "token", "list", "--config", config)
+    lines = out.splitlines()
+    assert status == 0
+    assert lines[0].split() == ["name", "role", "stations", "created", "last", "used", "revoked"]
+    assert lines[1].split()[:3] == ["nbo", "officer", "GVA,NBO"]
+    assert lines[1].endswith(" UTC") and "never" in lines[1]
+    assert lines[2].split()[:3] == ["ops", "admin", "all"] and lines[2].endswith("never")
+    assert lines[-1] == "2 tokens, 1 revoked"
+    status, out, _ = _run(capsys, "token", "list", "--config", config, "--json")
+    listed = {token["name"]: token for token in json.loads(out)}
+    assert set(listed["nbo"]) == {
+        "name",
+        "role",
+        "stations",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    }
+    revoked = datetime.fromisoformat(listed["nbo"]["revoked_at"])
+    assert revoked.utcoffset() == timedelta(0)
+    assert listed["nbo"]["created_at"] <= listed["nbo"]["revoked_at"]
+    assert (listed["ops"]["revoked_at"], listed["ops"]["last_used_at"]) == (None, None)
+    assert listed["nbo"]["stations"] == ["GVA", "NBO"]
+
+
+def test_token_revoke_is_audited(configured: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A revocation leaves one audit entry naming the token and who revoked it; a repeat none."""
+    config = str(configured)
+    _run(capsys, "db", "upgrade", "--config", config)
+    _run(capsys, "token", "create", "--config", config, "--name", "v", "--role", "viewer")
+    _run(capsys, "token", "revoke", "--config", config, "v")
+    _run(capsys, "token", "revoke", "--config", config, "v")
+    database = configured.parent / "cli.db"
+    with sqlite3.connect(database) as connection:
+        entries = connection.execute(
+            "SELECT actor, target FROM audit_log WHERE action = 'token.revoke'"
+        ).fetchall()
+    assert len(entries) == 1
+    assert entries[0][0].startswith("cli") and entries[0][1] == "v"

@@ -184,7 +184,7 @@ def test_json_roster_with_line_numbers(write_file: WriteFile) -> None:
         ('[{"person_id": "P1",', "staff.json:1: file: not valid JSON"),
         (
             '[{"person_id": "P1", "name": "A"}]',
-            "staff.json:1: header: missing column(s): email, phone",
+            "staff.json:1: header: missing column(s): station",
         ),
         (
             '[{"person_id": 1, "name": "A", "email": "a@example.org", "phone": "", "station": "NBO", '

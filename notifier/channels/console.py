@@ -1,10 +1,19 @@
-"""Channels that write messages to the log instead of sending them, for demos and development."""
+"""Channels that show messages on the console instead of sending them, for demos and development.
+
+Each message is printed whole to standard output, as the recipient's mail client or phone
+would show it, acknowledgement link included: the console stands for the mailbox, and the
+demo's user needs the link to answer. The log (standard error, collected in production) gets
+only a masked event (`email_to_console`, `sms_to_console`), whose tokens and numbers are hidden
+by `notifier.logs` like everywhere else. Only the console backends print: with SMTP and Twilio
+nothing reaches standard output.
+"""
 
 from __future__ import annotations
 
+import sys
 import uuid
 from types import TracebackType
-from typing import Self
+from typing import Self, TextIO
 
 import structlog
 
@@ -17,43 +26,69 @@ def _console_id() -> str:
     return f"console-{uuid.uuid4().hex}"
 
 
-class ConsoleEmailChannel:
-    """Logs each e-mail's recipient and subject (`email_to_console`) and accepts it."""
+def email_text(message: OutgoingEmail, provider_id: str) -> str:
+    """The e-mail as a mail client shows its plain-text part, headers first."""
+    return (
+        f"----- e-mail {provider_id}\n"
+        f"To: {message.to}\n"
+        f"Reply-To: {message.reply_to}\n"
+        f"Subject: {message.subject}\n\n"
+        f"{message.text.rstrip()}\n"
+        "-----\n"
+    )
+
+
+def sms_text(message: OutgoingSms, provider_id: str) -> str:
+    """The SMS as the phone shows it."""
+    return f"----- SMS {provider_id} to {message.to}\n{message.body.rstrip()}\n-----\n"
+
+
+class _Console:
+    """Where the messages are shown: standard output unless a stream is given."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream = stream
+
+    def show(self, text: str) -> None:
+        stream = self._stream or sys.stdout
+        stream.write(text)  # one write per message: messages never interleave
+        stream.flush()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        return None
+
+
+class ConsoleEmailChannel(_Console):
+    """Prints each e-mail whole, logs it masked (`email_to_console`), accepts it."""
 
     async def send(self, message: OutgoingEmail) -> str:
-        """Log the e-mail; a `console-…` id."""
+        """Show the e-mail; a `console-…` id."""
         provider_id = _console_id()
-        log.info("email_to_console", to=message.to, subject=message.subject, id=provider_id)
+        self.show(email_text(message, provider_id))
+        log.info(
+            "email_to_console",
+            to=message.to,
+            subject=message.subject,
+            text=message.text,
+            id=provider_id,
+        )
         return provider_id
 
-    async def __aenter__(self) -> Self:
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        return None
-
-
-class ConsoleSmsChannel:
-    """Logs each SMS's recipient and body (`sms_to_console`) and accepts it."""
+class ConsoleSmsChannel(_Console):
+    """Prints each SMS, logs its recipient and body (`sms_to_console`), and accepts it."""
 
     async def send(self, message: OutgoingSms) -> str:
-        """Log the SMS; a `console-…` id."""
+        """Show the SMS; a `console-…` id."""
         provider_id = _console_id()
+        self.show(sms_text(message, provider_id))
         log.info("sms_to_console", to=message.to, body=message.body, id=provider_id)
         return provider_id
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        return None

@@ -202,6 +202,21 @@ class SmtpEmailChannel:
         log.debug("email_sent", message_id=message_id)
         return message_id
 
+    async def verify(self) -> None:
+        """Connect, start TLS and log in as configured, then QUIT; a `SendError` saying why not."""
+        try:
+            async with asyncio.timeout(self._settings.timeout_seconds):
+                smtp = await self._open()
+                await _quit(smtp)
+        except SendError:
+            raise
+        except TimeoutError as error:
+            raise TransientSendError(
+                f"no answer within {self._settings.timeout_seconds:g} s"
+            ) from error
+        except (aiosmtplib.SMTPException, OSError, ValueError) as error:
+            raise classify_smtp_error(error) from error
+
     async def _send_pooled(self, mime: MIMEMultipart, to: str) -> None:
         smtp = await self._checkout()
         try:

@@ -64,6 +64,7 @@ class TwilioSmsChannel:
         )
         self._http: TwilioHttpClient | None = None
         self._messages: Any = None  # the SDK's Messages resource of the account
+        self._account: Any = None  # the SDK's context of the account itself
         self._slots = asyncio.Semaphore(settings.concurrency)
 
     async def __aenter__(self) -> Self:
@@ -83,6 +84,7 @@ class TwilioSmsChannel:
         # Every Api-domain URL is `{base_url}/2010-04-01/...`, read at each request.
         client.api.base_url = self._settings.api_base_url
         self._messages = client.messages
+        self._account = client.api.v2010.accounts(self._settings.account_sid)
         log.debug("sms_channel_opened", api_base_url=self._settings.api_base_url)
         return self
 
@@ -119,6 +121,15 @@ class TwilioSmsChannel:
             raise TransientSendError("twilio accepted the request without a message sid")
         log.debug("sms_accepted", to=message.to, sid=sid)
         return sid
+
+    async def verify(self) -> None:
+        """Fetch the account with the configured credentials: a `SendError` saying why not."""
+        if self._account is None:
+            raise RuntimeError("TwilioSmsChannel.verify called outside `async with`")
+        try:
+            await self._account.fetch_async()
+        except (TwilioException, aiohttp.ClientError, OSError, ValueError) as error:
+            raise classify_failure(error) from error
 
 
 REFERENCE_PARAMETER = "delivery"

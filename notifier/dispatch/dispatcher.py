@@ -17,6 +17,7 @@ from typing import Any
 
 import structlog
 
+from notifier.channel_health import ChannelHealth
 from notifier.channels.base import Channel as ChannelSender
 from notifier.clock import Clock
 from notifier.dispatch.lane import Job, Lane
@@ -66,6 +67,7 @@ class Dispatcher:
         worker: str,
         *,
         observe: SendObserver | None = None,
+        health: ChannelHealth | None = None,
         jitter: Callable[[], float] = random.random,
     ) -> None:
         self._database = database
@@ -75,6 +77,7 @@ class Dispatcher:
         self._clock = clock
         self._worker = worker
         self._observe = observe or (lambda channel, outcome, seconds: None)
+        self._health = health or ChannelHealth()
         self._jitter = jitter
         self._policy = RetryPolicy(
             settings.max_attempts, settings.backoff_base_seconds, settings.backoff_max_seconds
@@ -279,6 +282,7 @@ class Dispatcher:
             elapsed = time.perf_counter() - started
         except SendError as error:
             self._observe(lane.channel, "failed", 0.0)
+            self._health.failed(lane.channel, error, self._clock.now())
             await self._record_failure(delivery, error)
             return False
         except Exception as error:  # a bug must not lose the alert: retry it as transient
@@ -286,6 +290,7 @@ class Dispatcher:
             await self._record_failure(delivery, TransientSendError(f"internal error: {error!r}"))
             return False
         self._observe(lane.channel, "sent", elapsed)
+        self._health.succeeded(lane.channel)
         self._recorder.record(delivery.id, provider_id, partial(lane.finished_one, delivery.id))
         return True
 

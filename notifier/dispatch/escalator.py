@@ -2,6 +2,8 @@
 
 Each round of an alert is taken by compare-and-set on the alert's round counter, so with
 several replicas exactly one runs it, and a crash mid-round rolls the whole round back.
+Before each pass, alerts raised `alerts.auto_close_hours` ago are closed, by one conditional
+update, so that an old alert is never chased (after a restart with a shorter timeout, say).
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ from notifier.escalation import (
     resend_channels,
 )
 from notifier.messages import Templates
-from notifier.settings import EscalationSettings
-from notifier.store import escalations, outbox
+from notifier.settings import AlertsSettings, EscalationSettings
+from notifier.store import alerts, escalations, outbox
 from notifier.store.engine import Database
 from notifier.store.escalations import FocalPoint, Listed, OpenAlert
 
@@ -49,6 +51,8 @@ class Escalator:
         settings: EscalationSettings,
         clock: Clock,
         wake: Callable[[], None] = lambda: None,
+        *,
+        alert_settings: AlertsSettings | None = None,
     ) -> None:
         self._database = database
         self._templates = templates
@@ -56,6 +60,7 @@ class Escalator:
         self._clock = clock
         self._wake = wake
         self._timeout = timedelta(minutes=settings.ack_timeout_minutes)
+        self._auto_close_hours = (alert_settings or AlertsSettings()).auto_close_hours
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Look for due rounds every few seconds until `stopping` is set.
@@ -72,7 +77,8 @@ class Escalator:
                     await asyncio.wait_for(stopping.wait(), PERIOD_SECONDS)
 
     async def run_due(self) -> int:
-        """Run every round due now; how many rounds ran."""
+        """Close the alerts whose time is up, then run every round due now; how many rounds ran."""
+        await self.close_expired()
         if self._settings.max_rounds == 0:
             return 0
         async with self._database.session() as session:
@@ -93,6 +99,16 @@ class Escalator:
             if queued:
                 self._wake()
         return ran
+
+    async def close_expired(self) -> list[int]:
+        """Close the open alerts raised `alerts.auto_close_hours` ago or more; their ids."""
+        now = self._clock.now()
+        raised_by = now - timedelta(hours=self._auto_close_hours)
+        async with self._database.session() as session:
+            closed = await alerts.close_expired(session, raised_by, now)
+        for alert_id in closed:
+            log.info("alert_closed", alert_id=alert_id, after_hours=self._auto_close_hours)
+        return closed
 
     async def _round(
         self, session: AsyncSession, alert: OpenAlert, round_: int, now: datetime

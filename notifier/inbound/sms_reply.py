@@ -4,8 +4,9 @@ A number may belong to several people (a shared phone): an answer from it counts
 them who was sent the alert. Confirmations of answers go through the outbox, like any other
 message; answers to carrier keywords and to numbers with nothing to answer are immediate.
 An SMS with nothing in it (an MMS with only a picture) records nothing: the sender is told
-at once how to answer. Text that reads as neither safe nor help from someone who needs help
-is kept, and confirmed as help, which it leaves standing.
+at once how to answer. A reply when the latest alert the sender was sent is closed records
+nothing either: they are told at once that it is closed. Text that reads as neither safe nor
+help from someone who needs help is kept, and confirmed as help, which it leaves standing.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from datetime import datetime
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notifier.domain import Channel, Language, Purpose, ResponseKind
+from notifier.domain import AlertStatus, Channel, Language, Purpose, ResponseKind
 from notifier.messages import Templates
 from notifier.replies import CarrierKeyword, carrier_keyword, parse_reply
-from notifier.store import outbox, responses
+from notifier.store import alerts, outbox, responses
 from notifier.store.responses import Answer, OpenAlertOfPerson, Outcome
 
 log = structlog.get_logger(__name__)
@@ -126,13 +127,18 @@ async def _switch_sms(
 async def _nothing_to_answer(
     session: AsyncSession, templates: Templates, phone: str, keyword: CarrierKeyword | None
 ) -> SmsAnswered:
-    """A known person gets the carrier HELP text, or word that no alert is open; others nothing."""
+    """A known person gets the carrier HELP text, word that their alert is closed, or that no
+    alert is open; others nothing."""
     language = await _language_of(session, phone)
     if language is None:
         log.info("sms_from_unknown_number")
         return SmsAnswered()
-    key = "answer.info" if keyword is CarrierKeyword.HELP else "answer.no_alert"
-    return SmsAnswered(templates.strings[language][key])
+    if keyword is CarrierKeyword.HELP:
+        return SmsAnswered(templates.strings[language]["answer.info"])
+    if await alerts.latest_status_for_phone(session, phone) is AlertStatus.CLOSED:
+        log.info("sms_answer", outcome="closed")
+        return SmsAnswered(templates.strings[language]["answer.closed"])
+    return SmsAnswered(templates.strings[language]["answer.no_alert"])
 
 
 async def _language_of(session: AsyncSession, phone: str) -> Language | None:

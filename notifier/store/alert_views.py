@@ -6,12 +6,13 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notifier.domain import Channel, DeliveryStatus, ResponseKind
-from notifier.store.materialisation import audience_condition
+from notifier.domain import AlertStatus, Channel, DeliveryStatus, ResponseKind
+from notifier.store.materialisation import audience_condition, fallback_condition
 from notifier.store.outbox import ALERT_PURPOSE
 from notifier.store.responses import latest_texts
 from notifier.store.tables import ALERT, DELIVERY, PERSON, RECIPIENT, Alert
@@ -37,6 +38,8 @@ class AlertCounts:
     skipped_inactive: int = 0
     skipped_opted_out: int = 0
     time_to_acknowledge: TimeToAcknowledge | None = None
+    fallback: dict[str, int] = field(default_factory=dict)
+    """Per channel not chosen: people it carries the alert to as none of the chosen reaches them."""
 
     @property
     def not_answered(self) -> int:
@@ -98,6 +101,57 @@ async def alert_counts(session: AsyncSession, alert: Alert) -> AlertCounts:
         skipped_inactive=alert.skipped_inactive,
         skipped_opted_out=alert.skipped_opted_out,
         time_to_acknowledge=await time_to_acknowledge(session, alert),
+        fallback=await fallback_counts(session, alert),
+    )
+
+
+async def fallback_counts(session: AsyncSession, alert: Alert) -> dict[str, int]:
+    """For each channel the officer did not choose, how many people it carries the alert to
+    because no chosen channel reaches them (no phone for SMS, no address for e-mail).
+
+    While the audience is still being listed, counted from the roster, like `audience_size`;
+    then from the outbox: people whose first messages went only on channels not chosen. A
+    fail-over after a failed send is not counted: the chosen channel was tried first.
+    """
+    wanted = {Channel(name) for name in alert.channels}
+    others = [channel for channel in Channel if channel not in wanted]
+    listing = alert.materialised_at is None and alert.status == AlertStatus.DISPATCHING.value
+    counts: dict[str, int] = {}
+    for channel in others:
+        if listing:
+            query = (
+                select(func.count())
+                .select_from(PERSON)
+                .where(
+                    PERSON.c.active,
+                    audience_condition(alert.audience),
+                    fallback_condition(wanted, channel),
+                )
+            )
+        else:
+            query = _fallback_in_outbox(alert, wanted, channel)
+        counts[channel.value] = int((await session.execute(query)).scalar_one())
+    return counts
+
+
+def _fallback_in_outbox(alert: Alert, wanted: set[Channel], channel: Channel) -> Select[Any]:
+    """People with a first-round message on `channel` and none on a chosen channel."""
+    d = DELIVERY.c
+    first_round = and_(d.alert_id == alert.id, d.round == 0, d.purpose == ALERT_PURPOSE)
+    chosen = DELIVERY.alias("chosen")
+    on_chosen = (
+        select(chosen.c.id)
+        .where(
+            chosen.c.alert_id == alert.id,
+            chosen.c.person == d.person,
+            chosen.c.round == 0,
+            chosen.c.purpose == ALERT_PURPOSE,
+            chosen.c.channel.in_([name.value for name in wanted]),
+        )
+        .exists()
+    )
+    return select(func.count(func.distinct(d.person))).where(
+        first_round, d.channel == channel.value, ~on_chosen
     )
 
 

@@ -1,11 +1,12 @@
-"""Queries that raise, find and cancel alerts: intake is one transaction with its audit entry."""
+"""Queries that raise, find, cancel and close alerts: each change commits with its audit entry."""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -21,13 +22,15 @@ from notifier.domain import (
 )
 from notifier.errors import FieldError, ForbiddenError, NotFoundError
 from notifier.store import audit
-from notifier.store.tables import DELIVERY, PERSON, PERSON_GROUP, STATION, Alert
+from notifier.store.tables import ALERT, DELIVERY, PERSON, PERSON_GROUP, RECIPIENT, STATION, Alert
 from notifier.store.types import utc_now
 
 LIST_PAGE = 500
 LARGEST_ID = 2**31 - 1
 """The largest alert id: the column is a 32-bit INTEGER on PostgreSQL (asyncpg refuses to bind
 a larger number). A larger id names no alert, and is not sent to the database."""
+IDS_PER_STATEMENT = 1000
+"""Alerts named in one statement: far below what a driver binds (32767 on asyncpg)."""
 
 
 async def create_alert(session: AsyncSession, request: AlertRequest, principal: Principal) -> Alert:
@@ -89,9 +92,21 @@ async def get_alert(session: AsyncSession, alert_id: int, principal: Principal) 
 
 
 async def list_alerts(
-    session: AsyncSession, principal: Principal, *, status: str | None = None, limit: int = 100
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    status: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+    before: int | None = None,
 ) -> list[Alert]:
-    """The newest `limit` alerts the caller may read; `active` means dispatching or dispatched."""
+    """The alerts the caller may read, newest first: `limit` of them, past the first `offset`
+    (counted among those the caller may read), older than alert `before` when it is given.
+
+    `active` means dispatching or dispatched. For callers limited to some stations, scopes
+    (JSON lists) are filtered here, a page of rows at a time by id, so that an officer's
+    offset skips only alerts they may read.
+    """
     query = select(Alert).order_by(col(Alert.id).desc())
     if status == "active":
         query = query.where(col(Alert.status).in_(OPEN_ALERT_STATUSES))
@@ -100,15 +115,19 @@ async def list_alerts(
             allowed = ", ".join(["active", *(member.value for member in AlertStatus)])
             raise FieldError("status", f"{status!r} is not one of {allowed}")
         query = query.where(col(Alert.status) == status)
+    if before is not None:
+        query = query.where(col(Alert.id) < before)
+    if principal.scope_of(Action.READ) is None:  # reads every station: the database pages
+        return list((await session.execute(query.limit(limit).offset(offset))).scalars().all())
+    wanted = offset + limit
     readable: list[Alert] = []
-    offset = 0
-    while len(readable) < limit:  # scopes are JSON lists: filter page by page
-        page = (await session.execute(query.limit(LIST_PAGE).offset(offset))).scalars().all()
+    while len(readable) < wanted:
+        page = (await session.execute(query.limit(LIST_PAGE))).scalars().all()
         readable += [a for a in page if principal.allows(Action.READ, a.audience.get("scope", []))]
         if len(page) < LIST_PAGE:
             break
-        offset += LIST_PAGE
-    return readable[:limit]
+        query = query.where(col(Alert.id) < page[-1].id)
+    return readable[offset:wanted]
 
 
 async def cancel_alert(session: AsyncSession, alert_id: int, principal: Principal) -> Alert:
@@ -122,15 +141,81 @@ async def cancel_alert(session: AsyncSession, alert_id: int, principal: Principa
         return alert
     alert.status = AlertStatus.CANCELLED.value
     alert.cancelled_at = utc_now()
-    await session.execute(
-        update(DELIVERY)
-        .where(DELIVERY.c.alert_id == alert_id, DELIVERY.c.status == DeliveryStatus.QUEUED.value)
-        .values(status=DeliveryStatus.CANCELLED.value)
-    )
+    await _cancel_queued(session, [alert_id])
     audit.record(session, principal.name, "alert.cancel", f"alert:{alert_id}")
     await session.flush()
     await session.refresh(alert)
     return alert
+
+
+async def close_alert(session: AsyncSession, alert_id: int, principal: Principal) -> Alert:
+    """Close an alert: answers are no longer taken, it escalates no more, nothing queued is sent.
+
+    Closing a closed alert changes nothing; so does closing a cancelled one, which already
+    takes no answers and sends nothing: it stays `cancelled`. Rights are those of cancelling.
+    """
+    if not principal.may(Action.SEND):  # the role first: a viewer learns nothing of ids
+        raise ForbiddenError(f"{principal.name} may not close alerts")
+    alert = await get_alert(session, alert_id, principal)
+    if not principal.allows(Action.SEND, alert.audience.get("scope", [])):
+        raise ForbiddenError(f"{principal.name} may not close alert {alert_id}")
+    if await _close(session, ALERT.c.id == alert_id, utc_now()):
+        audit.record(session, principal.name, "alert.close", f"alert:{alert_id}")
+        await session.flush()
+    await session.refresh(alert)
+    return alert
+
+
+async def close_expired(session: AsyncSession, raised_by: datetime, now: datetime) -> list[int]:
+    """Close every open alert raised at `raised_by` or earlier; the ids of those closed.
+
+    One conditional UPDATE: replicas running it at once close each alert once.
+    """
+    closed = await _close(session, ALERT.c.created_at <= raised_by, now)
+    for alert_id in closed:
+        audit.record(session, "notifier", "alert.close", f"alert:{alert_id}", automatic=True)
+    return closed
+
+
+async def latest_status_for_phone(session: AsyncSession, phone: str) -> AlertStatus | None:
+    """The status of the newest alert sent to someone with this phone number, if any."""
+    query = (
+        select(ALERT.c.status)
+        .join(RECIPIENT, RECIPIENT.c.alert_id == ALERT.c.id)
+        .join(PERSON, PERSON.c.id == RECIPIENT.c.person)
+        .where(PERSON.c.phone == phone)
+        .order_by(ALERT.c.created_at.desc(), ALERT.c.id.desc())
+        .limit(1)
+    )
+    status = await session.scalar(query)
+    return None if status is None else AlertStatus(status)
+
+
+async def _close(session: AsyncSession, which: ColumnElement[bool], now: datetime) -> list[int]:
+    """Close the open alerts `which` selects, and cancel their queued deliveries."""
+    closed = await session.execute(
+        update(ALERT)
+        .where(ALERT.c.status.in_(OPEN_ALERT_STATUSES), which)
+        .values(status=AlertStatus.CLOSED.value, closed_at=now)
+        .returning(ALERT.c.id)
+    )
+    ids = sorted(closed.scalars())
+    await _cancel_queued(session, ids)
+    return ids
+
+
+async def _cancel_queued(session: AsyncSession, alert_ids: Collection[int]) -> None:
+    """Mark the alerts' queued deliveries cancelled: they will not be sent; sent ones stay."""
+    ordered = sorted(alert_ids)
+    for start in range(0, len(ordered), IDS_PER_STATEMENT):
+        await session.execute(
+            update(DELIVERY)
+            .where(
+                DELIVERY.c.alert_id.in_(ordered[start : start + IDS_PER_STATEMENT]),
+                DELIVERY.c.status == DeliveryStatus.QUEUED.value,
+            )
+            .values(status=DeliveryStatus.CANCELLED.value)
+        )
 
 
 async def _check_stations(session: AsyncSession, stations: Sequence[str]) -> None:

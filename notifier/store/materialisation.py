@@ -180,6 +180,14 @@ class _Reach:
         return and_(self.email, true() if channel in self._wanted else fallback)
 
 
+def fallback_condition(wanted: set[Channel], channel: Channel) -> ColumnElement[bool]:
+    """Whether `channel`, which the officer did not choose, carries the alert to the person
+    because none of the chosen channels reaches them (the rule in the module docstring)."""
+    if channel in wanted:
+        return false()
+    return _Reach(wanted).chosen(channel)
+
+
 def audience_condition(audience: Mapping[str, list[str]]) -> ColumnElement[bool]:
     """Who an alert's audience names: people of its stations (in its groups, if any) and by id."""
     stations, groups, people = audience["stations"], audience["groups"], audience["people"]

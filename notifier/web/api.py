@@ -1,4 +1,4 @@
-"""The officers' API under /api/v1: raise, list, inspect and cancel alerts."""
+"""The officers' API under /api/v1: raise, list, inspect, cancel and close alerts."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from notifier.access import Action, Principal
-from notifier.alert_json import alert_detail, alert_header
+from notifier.alert_json import accepted_body, alert_detail, alert_header, alert_row
 from notifier.alert_request import STATION_CODE, parse_alert_request
 from notifier.domain import ResponseKind
 from notifier.errors import FieldError, ForbiddenError, NotFoundError
@@ -18,6 +18,8 @@ from notifier.store.engine import Database
 from notifier.web.errors import UnauthorizedError
 
 _ID_DIGITS = len(str(alerts.LARGEST_ID))
+LIST_LIMIT = 1000
+"""The most alerts one page of GET /api/v1/alerts holds."""
 
 
 async def raise_alert(request: Request) -> JSONResponse:
@@ -30,25 +32,34 @@ async def raise_alert(request: Request) -> JSONResponse:
         alert = await alerts.create_alert(session, alert_request, principal)
         assert alert.id is not None
         audience = await alert_views.audience_size(session, alert.id)
+        fallback = await alert_views.fallback_counts(session, alert)
     request.app.state.wake_dispatcher()
-    body = {
-        "id": alert.id,
-        "code": alert.code,
-        "kind": alert.kind,
-        "status": alert.status,
-        "recipients": audience,
-    }
+    body = accepted_body(alert, audience, fallback)
     return JSONResponse(body, status_code=202, headers={"Location": f"/api/v1/alerts/{alert.id}"})
 
 
 async def list_alerts(request: Request) -> JSONResponse:
-    """GET /api/v1/alerts[?status=active]: the newest alerts the caller may see."""
+    """GET /api/v1/alerts[?status=active&limit=100&offset=0&before=ID]: newest first.
+
+    `limit` (1 to 1000, default 100) alerts past the first `offset`; `before=ID` lists only
+    alerts older than ID, a cursor that stays put while new alerts are raised.
+    """
     principal = await _principal(request)
+    query = request.query_params
+    limit = _bounded_int(query.get("limit"), "limit", 100, 1, LIST_LIMIT)
+    offset = _bounded_int(query.get("offset"), "offset", 0, 0, 10_000_000)
+    before = query.get("before")
+    before_id = None if before is None else _bounded_int(before, "before", 0, 1, alerts.LARGEST_ID)
     async with _database(request).session(read_only=True) as session:
         found = await alerts.list_alerts(
-            session, principal, status=request.query_params.get("status")
+            session,
+            principal,
+            status=query.get("status"),
+            limit=limit,
+            offset=offset,
+            before=before_id,
         )
-    return JSONResponse([alert_header(alert) for alert in found])
+    return JSONResponse([alert_row(alert) for alert in found])
 
 
 async def show_alert(request: Request) -> JSONResponse:
@@ -107,12 +118,21 @@ async def cancel_alert(request: Request) -> JSONResponse:
     return JSONResponse(alert_header(alert))
 
 
+async def close_alert(request: Request) -> JSONResponse:
+    """POST /api/v1/alerts/{id}/close: no more answers, escalation or queued messages."""
+    principal = await _principal(request)
+    async with _database(request).session() as session:
+        alert = await alerts.close_alert(session, _alert_id(request), principal)
+    return JSONResponse(alert_header(alert))
+
+
 ROUTES = [
     Route("/api/v1/alerts", raise_alert, methods=["POST"]),
     Route("/api/v1/alerts", list_alerts, methods=["GET"]),
     Route("/api/v1/alerts/{alert_id}", show_alert, methods=["GET"]),
     Route("/api/v1/alerts/{alert_id}/recipients", alert_recipients, methods=["GET"]),
     Route("/api/v1/alerts/{alert_id}/cancel", cancel_alert, methods=["POST"]),
+    Route("/api/v1/alerts/{alert_id}/close", close_alert, methods=["POST"]),
 ]
 
 
@@ -125,11 +145,17 @@ async def _principal(request: Request) -> Principal:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise UnauthorizedError("send the API token as `Authorization: Bearer TOKEN`")
-    async with _database(request).session() as session:
-        principal = await tokens.principal_for(session, token.strip())
-    if principal is None:
+    # Looked up on every request, never cached: a revoked token fails at once on every replica.
+    database = _database(request)
+    async with database.session(read_only=True) as session:
+        found = await tokens.find_token(session, token.strip())
+    if found is None:
         raise UnauthorizedError("the API token is not valid")
-    return principal
+    now = request.app.state.clock.now()
+    if found.use_is_due(now):  # a write at most once a minute per token
+        async with database.session() as session:
+            await tokens.record_use(session, found.id, now)
+    return found.principal
 
 
 async def _json_body(request: Request) -> object:

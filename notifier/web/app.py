@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from notifier.channel_health import ChannelHealth
 from notifier.clock import Clock, SystemClock
 from notifier.messages import Templates, load_templates, templates_location
 from notifier.settings import Settings
@@ -39,6 +40,7 @@ def create_app(
     wake_dispatcher: Callable[[], None] = lambda: None,
     metrics: SendMetrics | None = None,
     templates: Templates | None = None,
+    channel_health: ChannelHealth | None = None,
 ) -> Starlette:
     """The application, bound to its database and configuration."""
     settings = settings or Settings()
@@ -66,6 +68,7 @@ def create_app(
     app.state.clock = clock or SystemClock()
     app.state.wake_dispatcher = wake_dispatcher
     app.state.metrics = metrics or SendMetrics()
+    app.state.channel_health = channel_health or ChannelHealth()
     return app
 
 
@@ -73,13 +76,18 @@ async def healthz(request: Request) -> JSONResponse:
     """200 when the database answers, 503 otherwise: what a load balancer and Docker check.
 
     Within `HEALTH_TIMEOUT_SECONDS`, however the database fails: a server that went away
-    without a word must not leave the probe hanging.
+    without a word must not leave the probe hanging. Each channel's state is told too
+    (`notifier.channel_health`), but never decides the status: a mail relay that is down is
+    no reason for a load balancer to stop the daemon, which still sends on the other channel.
     """
     database: Database = request.app.state.database
+    health: ChannelHealth = request.app.state.channel_health
+    channels = {channel.value: status.as_json() for channel, status in health.snapshot().items()}
     try:
         async with asyncio.timeout(HEALTH_TIMEOUT_SECONDS), database.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
     except Exception as error:  # any failure means unhealthy; the reason goes to the log
         log.warning("health_check_failed", error=describe(error))
-        return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
-    return JSONResponse({"status": "ok", "database": "ok"})
+        body = {"status": "error", "database": "unreachable", "channels": channels}
+        return JSONResponse(body, status_code=503)
+    return JSONResponse({"status": "ok", "database": "ok", "channels": channels})

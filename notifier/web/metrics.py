@@ -1,4 +1,4 @@
-"""Prometheus metrics: deliveries by channel and state, send latency, queue depth."""
+"""Prometheus metrics: the outbox by channel and state, send latency, queue depth, channel up."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from starlette.requests import Request
 from starlette.responses import Response
 
+from notifier.channel_health import ChannelHealth, ChannelState
 from notifier.domain import Channel
 from notifier.store.engine import Database
 from notifier.store.tables import DELIVERY
@@ -79,5 +80,29 @@ async def metrics(request: Request) -> Response:
     lines += [
         f'notifier_queue_depth{{channel="{channel}"}} {count}' for channel, count in depth.items()
     ]
+    lines += channel_lines(request.app.state.channel_health)
     body = "\n".join(lines) + "\n" + generate_latest(send_metrics.registry).decode()
     return Response(body, media_type=CONTENT_TYPE)
+
+
+def channel_lines(health: ChannelHealth) -> list[str]:
+    """`notifier_channel_up` for every channel, and since when each failing one has failed."""
+    lines = [
+        "# HELP notifier_channel_up 1 unless the channel is failing (see /healthz), then 0.",
+        "# TYPE notifier_channel_up gauge",
+    ]
+    since: list[str] = []
+    for channel, status in health.snapshot().items():
+        failing = status.state is ChannelState.FAILING
+        lines.append(f'notifier_channel_up{{channel="{channel.value}"}} {0 if failing else 1}')
+        if failing and status.since is not None:
+            seconds = status.since.timestamp()
+            since.append(
+                f'notifier_channel_failing_since_seconds{{channel="{channel.value}"}} {seconds}'
+            )
+    return [
+        *lines,
+        "# HELP notifier_channel_failing_since_seconds Unix time the channel began failing.",
+        "# TYPE notifier_channel_failing_since_seconds gauge",
+        *since,
+    ]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
+from sqlmodel import col
 
 from notifier.access import Principal
 from notifier.alert_request import AlertRequest
@@ -15,10 +16,10 @@ from notifier.dispatch.escalator import Escalator
 from notifier.domain import Channel, Language, ResponseKind, Role
 from notifier.escalation import ListedPerson, focal_point_list, next_round_at, resend_channels
 from notifier.messages import load_templates
-from notifier.settings import EscalationSettings
+from notifier.settings import AlertsSettings, EscalationSettings
 from notifier.store import alerts, materialisation, responses
 from notifier.store.engine import Database
-from notifier.store.tables import ALERT, DELIVERY, PERSON, RECIPIENT
+from notifier.store.tables import ALERT, DELIVERY, PERSON, RECIPIENT, AuditEntry
 from tests.clock import HandClock
 from tests.seeding import seed
 
@@ -83,14 +84,23 @@ def test_the_list_puts_help_first_and_is_cut_for_sms() -> None:
 class Setting:
     """An alert to NBO by SMS, answered by two of its people; an escalator on a hand clock."""
 
-    def __init__(self, database: Database, max_rounds: int = 2) -> None:
+    def __init__(
+        self, database: Database, max_rounds: int = 2, auto_close_hours: float = 72
+    ) -> None:
         self.database = database
         self.clock = HandClock(T0)
         self.wakes = 0
         settings = EscalationSettings(
             ack_timeout_minutes=15, focal_point_group=FOCAL, max_rounds=max_rounds
         )
-        self.escalator = Escalator(database, TEMPLATES, settings, self.clock, self.wake)
+        self.escalator = Escalator(
+            database,
+            TEMPLATES,
+            settings,
+            self.clock,
+            self.wake,
+            alert_settings=AlertsSettings(auto_close_hours=auto_close_hours),
+        )
         self.alert_id = 0
 
     def wake(self) -> None:
@@ -144,6 +154,13 @@ class Setting:
         )
         async with self.database.session() as session:
             return sorted(tuple(row) for row in await session.execute(query))
+
+    async def status(self) -> tuple[str, datetime | None]:
+        """The alert's status and the time it was closed, if it was."""
+        query = select(ALERT.c.status, ALERT.c.closed_at).where(ALERT.c.id == self.alert_id)
+        async with self.database.session() as session:
+            status, closed_at = (await session.execute(query)).one()
+        return status, closed_at
 
     async def lists(self) -> list[tuple[str, str, str | None, str]]:
         """(person_id, channel, subject, body) of the focal points' lists."""
@@ -282,3 +299,55 @@ async def test_no_rounds_when_turned_off(database: Database) -> None:
     await setting.raise_alert()
     setting.clock.at = T0 + 5 * TIMEOUT
     assert await setting.escalator.run_due() == 0
+
+
+async def test_a_closed_alert_escalates_no_more(database: Database) -> None:
+    """Closing the alert stops its escalation: no resend, no list, at any later time."""
+    setting = Setting(database)
+    await setting.raise_alert()
+    before = await setting.deliveries()
+    async with database.session() as session:
+        await alerts.close_alert(session, setting.alert_id, Principal("a", Role.ADMIN))
+    for rounds in (1, 2, 10):
+        setting.clock.at = T0 + rounds * TIMEOUT
+        assert await setting.escalator.run_due() == 0
+    assert await setting.deliveries() == before
+    assert await setting.lists() == []
+
+
+async def test_an_alert_closes_by_itself_before_its_next_round(database: Database) -> None:
+    """An alert raised `auto_close_hours` ago is closed before a due round runs: closed at the
+    clock's time, its queued messages cancelled, the closing audited as the notifier's."""
+    setting = Setting(database, max_rounds=10, auto_close_hours=1)
+    await setting.raise_alert()
+    for minutes in (15, 30, 45):
+        setting.clock.at = T0 + timedelta(minutes=minutes)
+        assert await setting.escalator.run_due() == 1
+    setting.clock.at = T0 + timedelta(minutes=59)
+    assert await setting.escalator.run_due() == 0
+    assert await setting.status() == ("dispatching", None)
+    setting.clock.at = T0 + timedelta(hours=1)  # round four is due, and so is the closing
+    assert await setting.escalator.run_due() == 0
+    assert await setting.status() == ("closed", T0 + timedelta(hours=1))
+    assert len(await setting.lists()) == 3
+    async with database.session() as session:
+        query = select(DELIVERY.c.status).where(DELIVERY.c.alert_id == setting.alert_id)
+        assert set((await session.execute(query)).scalars()) == {"cancelled"}
+        query = select(AuditEntry).where(col(AuditEntry.action) == "alert.close")
+        [entry] = (await session.execute(query)).scalars()
+    assert (entry.actor, entry.target) == ("notifier", f"alert:{setting.alert_id}")
+    assert entry.details == {"automatic": True}
+
+
+async def test_an_alert_closes_by_itself_once_whoever_closes_it(database: Database) -> None:
+    """Two escalators closing old alerts at the same moment (two replicas) close it once."""
+    setting, other = Setting(database, auto_close_hours=1), Setting(database, auto_close_hours=1)
+    await setting.raise_alert()
+    other.clock.at = setting.clock.at = T0 + timedelta(hours=2)
+    closed = await asyncio.gather(
+        setting.escalator.close_expired(), other.escalator.close_expired()
+    )
+    assert sorted(closed) == [[], [setting.alert_id]]
+    async with database.session() as session:
+        query = select(col(AuditEntry.id)).where(col(AuditEntry.action) == "alert.close")
+        assert len((await session.execute(query)).all()) == 1

@@ -3,8 +3,10 @@
     async with FakeTwilioServer(account_sid, auth_token) as twilio:
         twilio.fail_next(Failure.RATE_LIMITED)       # the next request answers 429
         twilio.fail_for("+15005550001", Failure.INVALID_NUMBER)
+        twilio.fail_all(Failure.SERVER_ERROR)        # every request, until fail_all(None)
         ... point the SDK at twilio.base_url ...
         twilio.messages, twilio.requests, twilio.max_in_flight
+        twilio.account_fetches                       # reads of the Account (credential checks)
 
 As a process, for a benchmark (accepts everything, prints `ready PORT`, then `received N`
 on SIGTERM): `python -m tests.fakes.twilio_server --port 0 --sid AC... --token ...`
@@ -31,6 +33,7 @@ from typing import Any, Self
 from aiohttp import web
 
 MESSAGES_PATH = "/2010-04-01/Accounts/{sid}/Messages.json"
+ACCOUNT_PATH = "/2010-04-01/Accounts/{sid}.json"
 RETRY_AFTER_SECONDS = 2
 
 
@@ -78,6 +81,8 @@ class FakeTwilioServer:
         self.messages: list[ReceivedMessage] = []
         self.requests = 0
         """Requests that reached the Messages endpoint, whatever the answer."""
+        self.account_fetches = 0
+        """Requests that read the Account resource, whatever the answer."""
         self.in_flight = 0
         self.first_at: float | None = None
         """Wall-clock time (time.time()) of the first accepted message, for benchmarks."""
@@ -86,6 +91,7 @@ class FakeTwilioServer:
         self._port = port
         self._next: deque[Failure] = deque()
         self._by_number: dict[str, Failure] = {}
+        self._every: Failure | None = None
         self._closing = asyncio.Event()
         self._runner: web.AppRunner | None = None
 
@@ -110,9 +116,14 @@ class FakeTwilioServer:
         """Answer every request to `number` with `failure`."""
         self._by_number[number] = failure
 
+    def fail_all(self, failure: Failure | None) -> None:
+        """Answer every request not scripted otherwise with `failure`; None accepts again."""
+        self._every = failure
+
     async def __aenter__(self) -> Self:
         app = web.Application()
         app.router.add_post(MESSAGES_PATH, self._create_message)
+        app.router.add_get(ACCOUNT_PATH, self._fetch_account)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", self._port).start()
@@ -147,6 +158,7 @@ class FakeTwilioServer:
         failure = self._by_number.get(fields.get("To", "")) or (
             self._next.popleft() if self._next else None
         )
+        failure = failure or self._every
         if failure is Failure.HANG:
             await self._closing.wait()
             return _error(503, 20503, "Service unavailable")
@@ -159,6 +171,15 @@ class FakeTwilioServer:
         if self.delay:
             await asyncio.sleep(self.delay)
         return web.json_response(self._accept(fields), status=201)
+
+    async def _fetch_account(self, request: web.Request) -> web.Response:
+        """The Account resource: what a client reads to prove its credentials work."""
+        self.account_fetches += 1
+        if not self._authenticated(request.headers.get("Authorization", "")):
+            return _error(401, 20003, "Authenticate")
+        if request.match_info["sid"] != self.account_sid:
+            return _error(404, 20404, "The requested resource was not found")
+        return web.json_response(_account(self.account_sid))
 
     def _authenticated(self, header: str) -> bool:
         scheme, _, encoded = header.partition(" ")
@@ -222,6 +243,20 @@ def _resource(account_sid: str, message: ReceivedMessage) -> dict[str, Any]:
         "subresource_uris": {"media": f"{uri}/Media.json"},
         "to": message.to,
         "uri": f"{uri}.json",
+    }
+
+
+def _account(account_sid: str) -> dict[str, Any]:
+    """The JSON Twilio answers for an Account."""
+    return {
+        "sid": account_sid,
+        "owner_account_sid": account_sid,
+        "friendly_name": "Fake account",
+        "status": "active",
+        "type": "Full",
+        "date_created": "Mon, 30 Nov 2026 12:00:00 +0000",
+        "date_updated": "Mon, 30 Nov 2026 12:00:00 +0000",
+        "uri": f"/2010-04-01/Accounts/{account_sid}.json",
     }
 
 

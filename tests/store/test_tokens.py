@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from sqlalchemy import select
 from sqlmodel import col
@@ -80,3 +82,21 @@ async def test_token_names_are_unique(database: Database) -> None:
             await tokens.create_token(session, "ops", Role.VIEWER, [], actor="test")
     async with database.session() as session:
         assert await tokens.principal_for(session, first) is not None
+
+
+async def test_use_is_recorded_once_a_minute_even_by_racing_replicas(database: Database) -> None:
+    """Two requests seeing the same stale use both try; the conditional UPDATE writes once."""
+    async with database.session() as session:
+        token = await tokens.create_token(session, "ops", Role.ADMIN, [], actor="test")
+    async with database.session(read_only=True) as session:
+        first = await tokens.find_token(session, token)
+        second = await tokens.find_token(session, token)
+    assert first is not None and second is not None
+    now = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+    assert first.use_is_due(now) and second.use_is_due(now)
+    async with database.session() as session:
+        assert await tokens.record_use(session, first.id, now)
+    async with database.session() as session:
+        assert not await tokens.record_use(session, second.id, now + timedelta(seconds=59))
+    async with database.session() as session:
+        assert await tokens.record_use(session, second.id, now + timedelta(seconds=61))

@@ -15,7 +15,7 @@ from sqlmodel import col
 from notifier.domain import Channel, Role
 from notifier.store import materialisation, outbox, tokens
 from notifier.store.engine import Database
-from notifier.store.tables import PERSON, RECIPIENT, AuditEntry
+from notifier.store.tables import ALERT, PERSON, RECIPIENT, AuditEntry
 from notifier.web.app import create_app
 from tests.seeding import nairobi_people, seed
 from tests.web.wake import WakeCounter
@@ -450,3 +450,156 @@ async def test_recipients_count_is_the_audience_before_materialisation(api: Api)
     alert_id = await api.raise_alert()
     response = await api.get(f"{ALERTS}/{alert_id}", api.admin)
     assert response.json()["recipients"] == NBO_ACTIVE
+
+
+async def _audited(database: Database, action: str) -> list[tuple[str, str]]:
+    """(actor, target) of the audit entries of `action`, oldest first."""
+    query = select(AuditEntry).where(col(AuditEntry.action) == action).order_by(col(AuditEntry.id))
+    async with database.session() as session:
+        return [(entry.actor, entry.target) for entry in (await session.execute(query)).scalars()]
+
+
+async def test_close_by_an_officer_of_its_station(api: Api) -> None:
+    """POST close by the station's officer: closed, queued deliveries cancelled, sent ones kept,
+    gone from ?status=active, audited once; closing again is 200 with the same body."""
+    alert_id = await api.raise_alert()
+    await materialise(api.database, alert_id)
+    await send(api.database, Channel.SMS, 1)
+    response = await api.post(f"{ALERTS}/{alert_id}/close", api.nbo_officer)
+    assert response.status_code == 200
+    assert response.json()["status"] == "closed"
+    body = (await api.get(f"{ALERTS}/{alert_id}", api.admin)).json()
+    assert body["status"] == "closed"
+    sms, email = body["channels"]["sms"], body["channels"]["email"]
+    assert (sms["queued"], sms["sent"], sms["cancelled"]) == (0, 1, 3)
+    assert (email["queued"], email["cancelled"]) == (0, NBO_ACTIVE)
+    assert (await api.get(ALERTS, api.admin, status="active")).json() == []
+    assert [a["id"] for a in (await api.get(ALERTS, api.admin, status="closed")).json()] == [
+        alert_id
+    ]
+    again = await api.post(f"{ALERTS}/{alert_id}/close", api.admin)
+    assert (again.status_code, again.json()) == (200, response.json())
+    assert await _audited(api.database, "alert.close") == [("nbo", f"alert:{alert_id}")]
+
+
+async def test_closing_a_cancelled_alert_leaves_it_cancelled(api: Api) -> None:
+    """A cancelled alert already takes no answers: close answers 200 and it stays cancelled."""
+    alert_id = await api.raise_alert()
+    await api.post(f"{ALERTS}/{alert_id}/cancel", api.admin)
+    response = await api.post(f"{ALERTS}/{alert_id}/close", api.nbo_officer)
+    assert (response.status_code, response.json()["status"]) == (200, "cancelled")
+    assert await _audited(api.database, "alert.close") == []
+
+
+async def test_close_by_another_station_is_404_and_by_a_viewer_403(api: Api) -> None:
+    """An NBO alert is to a GVA officer what a missing alert is (404); a viewer gets 403 for
+    any id, before it is looked up; nothing changes."""
+    alert_id = await api.raise_alert()
+    await materialise(api.database, alert_id)
+    other = await api.post(f"{ALERTS}/{alert_id}/close", api.gva_officer)
+    missing = await api.post(f"{ALERTS}/{alert_id + 1}/close", api.gva_officer)
+    assert (other.status_code, missing.status_code) == (404, 404)
+    assert error_of(other) == error_of(missing) | {
+        "message": error_of(missing)["message"].replace(str(alert_id + 1), str(alert_id))
+    }
+    for target in (alert_id, alert_id + 1):
+        refused = await api.post(f"{ALERTS}/{target}/close", api.viewer)
+        assert refused.status_code == 403
+        assert error_of(refused)["code"] == "forbidden"
+    body = (await api.get(f"{ALERTS}/{alert_id}", api.admin)).json()
+    assert body["status"] == "dispatching"
+    assert body["channels"]["sms"]["queued"] == NBO_ACTIVE
+
+
+async def test_fallback_counts_who_gets_the_channel_not_chosen(api: Api) -> None:
+    """SMS only, to NBO where one person has no phone: the 202 and GET say 1 got e-mail instead,
+    before and after the outbox is filled; e-mail only, one without an address gets SMS."""
+    async with api.database.session() as session:
+        await session.execute(
+            update(PERSON).where(PERSON.c.person_id == "N00001").values(phone=None)
+        )
+        await session.execute(
+            update(PERSON).where(PERSON.c.person_id == "N00002").values(email=None)
+        )
+    response = await api.post(ALERTS, api.admin, EARTHQUAKE | {"channels": ["sms"]})
+    assert response.status_code == 202
+    assert (response.json()["recipients"], response.json()["fallback"]) == (
+        NBO_ACTIVE,
+        {"email": 1},
+    )
+    alert_id = response.json()["id"]
+    assert (await api.get(f"{ALERTS}/{alert_id}", api.admin)).json()["fallback"] == {"email": 1}
+    await materialise(api.database, alert_id)
+    body = (await api.get(f"{ALERTS}/{alert_id}", api.admin)).json()
+    assert body["fallback"] == {"email": 1}
+    assert body["channels"]["email"]["queued"] == 1
+    response = await api.post(ALERTS, api.admin, EARTHQUAKE | {"channels": ["email"]})
+    assert response.json()["fallback"] == {"sms": 1}
+    response = await api.post(ALERTS, api.admin, EARTHQUAKE)
+    assert response.json()["fallback"] == {}
+
+
+async def test_alert_shows_its_audience_as_given(api: Api) -> None:
+    """An alert raised for one person by id shows that person as its audience, beside its scope."""
+    alert_id = await api.raise_alert(stations=[], people=["G00001"])
+    body = (await api.get(f"{ALERTS}/{alert_id}", api.admin)).json()
+    assert body["audience"] == {"stations": [], "groups": [], "people": ["G00001"]}
+    assert body["stations"] == ["GVA"]
+
+
+async def _many_alerts(database: Database, count: int) -> None:
+    """`count` alerts, alternately of NBO and of GVA, written straight to the table."""
+    rows = [
+        {
+            "code": f"T{index:05d}",
+            "kind": "test",
+            "severity": "minor",
+            "title": f"Alert {index}",
+            "message": "A test.",
+            "messages": {},
+            "audience": {"stations": [station], "groups": [], "people": [], "scope": [station]},
+            "channels": ["sms"],
+            "status": "dispatched",
+            "priority": 2,
+            "created_by": "test",
+            "created_at": NOW,
+        }
+        for index in range(count)
+        for station in ["NBO" if index % 2 else "GVA"]
+    ]
+    async with database.session() as session:
+        await session.execute(ALERT.insert(), rows)
+
+
+async def test_alert_list_pages_past_100(api: Api) -> None:
+    """limit (up to 1000), offset and before=ID page through every alert, newest first, for an
+    admin and for an officer of one station (whose pages hold only their alerts)."""
+    await _many_alerts(api.database, 1300)
+    every = [row["id"] for row in (await api.get(ALERTS, api.admin, limit="1000")).json()]
+    rest = [row["id"] for row in (await api.get(ALERTS, api.admin, offset="1000")).json()]
+    assert len((await api.get(ALERTS, api.admin)).json()) == 100
+    assert len(every) == 1000
+    assert every == sorted(every, reverse=True)
+    assert rest == list(range(every[-1] - 1, every[-1] - 101, -1))
+    older = (await api.get(ALERTS, api.admin, before=str(every[499]), limit="3")).json()
+    assert [row["id"] for row in older] == every[500:503]
+    nbo: list[int] = []
+    while page := (
+        await api.get(ALERTS, api.nbo_officer, limit="200", offset=str(len(nbo)))
+    ).json():
+        assert {tuple(row["stations"]) for row in page} == {("NBO",)}
+        nbo += [row["id"] for row in page]
+    assert len(nbo) == 650
+    assert nbo == sorted(nbo, reverse=True)
+    cursor = (await api.get(ALERTS, api.nbo_officer, before=str(nbo[599]), limit="1000")).json()
+    assert [row["id"] for row in cursor] == nbo[600:]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("limit", "0"), ("limit", "1001"), ("offset", "-1"), ("before", "x")]
+)
+async def test_alert_list_refuses_bad_paging(api: Api, name: str, value: str) -> None:
+    """limit outside 1..1000, a negative offset or a cursor that is no id is 422 naming it."""
+    response = await api.get(ALERTS, api.admin, **{name: value})
+    assert response.status_code == 422
+    assert error_of(response)["field"] == name

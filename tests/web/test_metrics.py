@@ -11,7 +11,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from notifier.access import Principal
 from notifier.alert_request import AlertRequest
+from notifier.channel_health import ChannelHealth
 from notifier.domain import Channel, Role
+from notifier.errors import PermanentSendError, TransientSendError
 from notifier.store import alerts, materialisation, outbox
 from notifier.store.engine import Database
 from notifier.web.app import create_app
@@ -32,9 +34,13 @@ class Scrape:
     samples: Samples
 
 
-async def scrape(database: Database, metrics: SendMetrics | None = None) -> Scrape:
+async def scrape(
+    database: Database,
+    metrics: SendMetrics | None = None,
+    health: ChannelHealth | None = None,
+) -> Scrape:
     """GET /metrics from the app, parsed as Prometheus text."""
-    app = create_app(database, metrics=metrics)
+    app = create_app(database, metrics=metrics, channel_health=health)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         response = await client.get("/metrics")
@@ -115,3 +121,30 @@ async def test_send_metrics_are_exposed(database: Database) -> None:
     assert samples["notifier_send_seconds_sum", labels(channel="sms")] == pytest.approx(0.24)
     assert samples["notifier_send_seconds_bucket", labels(channel="sms", le="0.05")] == 1
     assert ("notifier_send_seconds_count", labels(channel="email")) not in samples
+
+
+async def test_channel_up_is_zero_while_a_channel_is_failing(database: Database) -> None:
+    """`notifier_channel_up` is 0 for a failing channel, with the Unix time it began failing."""
+    health = ChannelHealth()
+    health.failed(Channel.SMS, TransientSendError("twilio server error 500", code="20500"), NOW)
+    health.failed(Channel.EMAIL, PermanentSendError("recipient refused: 550", code="550"), NOW)
+    answer = await scrape(database, health=health)
+    assert answer.types["notifier_channel_up"] == "gauge"
+    assert answer.types["notifier_channel_failing_since_seconds"] == "gauge"
+    samples = answer.samples
+    assert samples["notifier_channel_up", labels(channel="sms")] == 0
+    assert samples["notifier_channel_up", labels(channel="email")] == 1
+    since = {
+        key: value for key, value in samples.items() if key[0].endswith("failing_since_seconds")
+    }
+    assert since == {
+        ("notifier_channel_failing_since_seconds", labels(channel="sms")): NOW.timestamp()
+    }
+
+
+async def test_channels_are_up_before_any_attempt(database: Database) -> None:
+    """A daemon that has sent nothing yet shows every channel up, none failing."""
+    answer = await scrape(database)
+    assert answer.samples["notifier_channel_up", labels(channel="sms")] == 1
+    assert answer.samples["notifier_channel_up", labels(channel="email")] == 1
+    assert "notifier_channel_failing_since_seconds{" not in answer.text
