@@ -20,7 +20,15 @@ from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 
-from notifier import alert_commands, check, demo, report_text, token_commands
+from notifier import (
+    alert_commands,
+    check,
+    demo,
+    drill_commands,
+    report_commands,
+    report_text,
+    token_commands,
+)
 from notifier.access import Principal
 from notifier.daemon import serve
 from notifier.domain import Role
@@ -183,6 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
     command.set_defaults(handler=run_token_revoke)
 
     _add_alert_commands(commands, common)
+    report_commands.add_report_command(commands, common).set_defaults(handler=run_report)
+    drill_commands.add_commands(commands, common, _principal)
 
     command = commands.add_parser(
         "check",
@@ -370,6 +380,11 @@ async def run_alert_list(args: argparse.Namespace, settings: Settings) -> int:
 async def run_alert_close(args: argparse.Namespace, settings: Settings) -> int:
     """Close an alert."""
     return await alert_commands.close(args, settings, _principal())
+
+
+async def run_report(args: argparse.Namespace, settings: Settings) -> int:
+    """Write an alert's report."""
+    return await report_commands.report(args, settings, _principal())
 
 
 def _package_version() -> str:

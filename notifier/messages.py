@@ -64,6 +64,8 @@ TEMPLATE_PLACEHOLDERS: Mapping[str, frozenset[str]] = MappingProxyType(
         "escalation.help_heading": _NONE,
         "escalation.other_heading": _NONE,
         "escalation.unanswered_heading": _NONE,
+        "drill.title": _NONE,
+        "drill.message": _NONE,
     }
 )
 """Every template key, with the placeholders its text must use and the only ones it may."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -12,6 +11,7 @@ from sqlalchemy import Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.domain import AlertStatus, Channel, DeliveryStatus, ResponseKind
+from notifier.reports import nearest_rank
 from notifier.store.materialisation import audience_condition, fallback_condition
 from notifier.store.outbox import ALERT_PURPOSE
 from notifier.store.responses import latest_texts
@@ -158,8 +158,9 @@ def _fallback_in_outbox(alert: Alert, wanted: set[Channel], channel: Channel) ->
 async def time_to_acknowledge(session: AsyncSession, alert: Alert) -> TimeToAcknowledge | None:
     """The median and 90th percentile of the time to the first answer; None before any.
 
-    Nearest-rank percentiles, read by offset from the ordered first answers, so that only
-    two rows come back whatever the number of recipients.
+    Nearest-rank percentiles (`reports.nearest_rank`, as in the alert's report), read by
+    offset from the ordered first answers, so that only two rows come back whatever the
+    number of recipients.
     """
     answered = (RECIPIENT.c.alert_id == alert.id) & RECIPIENT.c.first_response_at.is_not(None)
     count = await session.scalar(select(func.count()).select_from(RECIPIENT).where(answered))
@@ -167,7 +168,7 @@ async def time_to_acknowledge(session: AsyncSession, alert: Alert) -> TimeToAckn
         return None
 
     async def at_rank(fraction: float) -> float:
-        rank = max(1, math.ceil(fraction * count))
+        rank = nearest_rank(fraction, count)
         query = (
             select(RECIPIENT.c.first_response_at)
             .where(answered)

@@ -98,21 +98,55 @@ class ApiToken(SQLModel, table=True):
 
 
 class DrillSchedule(SQLModel, table=True):
-    """A recurring drill of one station, in the station's own time zone."""
+    """A recurring drill of one or more stations: a crontab expression in one time zone.
+
+    `last_alert_id` names the alert of its latest run (no foreign key: `alert.drill_id` points
+    the other way); `missed` counts firings that passed while no scheduler ran.
+    """
 
     __tablename__ = "drill"
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=100, unique=True)
-    station_code: str = Field(foreign_key="station.code", max_length=8)
-    cron: str = Field(max_length=100)
-    title: str = Field(max_length=200)
-    message: str = Field(sa_type=Text)
+    stations: list[str] = Field(default_factory=list, sa_type=JSON)
     groups: list[str] = Field(default_factory=list, sa_type=JSON)
     channels: list[str] = Field(default_factory=list, sa_type=JSON)
-    enabled: bool = True
+    cron: str = Field(max_length=100)
+    timezone: str = Field(max_length=64)
+    title: str | None = Field(default=None, max_length=200)
+    message: str | None = Field(default=None, sa_type=Text)
+    paused: bool = False
     created_at: datetime = _created()
-    last_run_at: datetime | None = _moment()
+    created_by: str = Field(max_length=100)
+    updated_at: datetime = _created()
+    missed: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    last_alert_id: int | None = None
+
+
+class DrillFiring(SQLModel, table=True):
+    """One firing of a drill schedule, inserted with its alert: at most one per scheduled time."""
+
+    __tablename__ = "drill_firing"
+    __table_args__ = (UniqueConstraint("drill_id", "scheduled_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    drill_id: int = Field(
+        sa_column=Column(ForeignKey("drill.id", ondelete="CASCADE"), nullable=False)
+    )
+    scheduled_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    alert_id: int | None = Field(default=None, foreign_key="alert.id")
+    fired_at: datetime | None = _moment()
+    missed: bool = False
+
+
+class DrillScheduleVersion(SQLModel, table=True):
+    """One row whose `version` grows with every change to the drill schedules: polled to reload."""
+
+    __tablename__ = "drill_schedule_version"
+
+    id: int = Field(default=1, primary_key=True)
+    version: int = 0
+    changed_at: datetime = _created()
 
 
 class Alert(SQLModel, table=True):
@@ -261,4 +295,5 @@ ALERT = metadata.tables["alert"]
 RECIPIENT = metadata.tables["recipient"]
 DELIVERY = metadata.tables["delivery"]
 RESPONSE = metadata.tables["response"]
+DRILL_SCHEDULE_VERSION = metadata.tables["drill_schedule_version"]
 """Core tables for bulk statements, where ORM objects would cost more than they give."""

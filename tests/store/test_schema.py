@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -103,3 +104,34 @@ async def test_upgrade_from_the_first_schema_keeps_the_outbox(empty_database: Da
         escalations = (await connection.execute(text("SELECT escalations FROM alert"))).scalar()
     assert tuple(delivery) == ("queued", "alert", None)
     assert escalations == 0
+
+
+async def test_upgrade_to_drill_schedules_keeps_a_drill(empty_database: Database) -> None:
+    """0003 → 0004 with a drill of one station: it keeps its station, zone, state and last alert."""
+    await schema.upgrade(empty_database, "0003")
+    statements = [
+        "INSERT INTO station (code, name, country, timezone, created_at, updated_at)"
+        " VALUES ('NBO', 'Nairobi', 'KE', 'Africa/Nairobi', :now, :now)",
+        "INSERT INTO drill (id, name, station_code, cron, title, message, groups, channels,"
+        " enabled, created_at) VALUES (1, 'monthly', 'NBO', '0 10 1-7 * mon', 'Drill', 'Reply.',"
+        " '[]', '[\"sms\"]', false, :now)",
+        "INSERT INTO alert (id, code, kind, severity, title, message, messages, audience,"
+        " channels, status, priority, created_by, drill_id, recipients, materialise_cursor,"
+        " skipped_inactive, skipped_opted_out, created_at) VALUES (7, 'K7Q2', 'drill',"
+        " 'minor', 'Drill', 'Reply.', '{}', '{}', '[]', 'closed', 0, 'o', 1, 0, 0, 0, 0, :now)",
+    ]
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    async with empty_database.engine.begin() as connection:
+        for statement in statements:
+            await connection.execute(text(statement), {"now": now})
+    await schema.upgrade(empty_database)
+    async with empty_database.engine.connect() as connection:
+        drill = (
+            await connection.execute(
+                text("SELECT stations, timezone, paused, missed, last_alert_id, title FROM drill")
+            )
+        ).one()
+        version = await connection.scalar(text("SELECT version FROM drill_schedule_version"))
+    stations = drill[0] if isinstance(drill[0], list) else json.loads(drill[0])
+    assert (stations, *drill[1:]) == (["NBO"], "Africa/Nairobi", True, 0, 7, "Drill")
+    assert version == 0
