@@ -9,9 +9,11 @@ Two things are settled here, before and after APScheduler:
 - When day of month and day of week are both restricted, both must match (APScheduler's
   meaning, not classic cron's "either"): `0 10 1-7 * mon` is the first Monday of each month.
 - Clock changes: a firing in the hour skipped in spring runs once, an hour later by the wall
-  clock (02:30 on 2027-03-14 in America/New_York fires at 03:30 EDT). A firing in the hour
-  repeated in autumn runs once, at its first occurrence: APScheduler 3.11 gives both (01:30 EDT
-  and 01:30 EST on 2027-11-07), and the second is skipped here.
+  clock (02:30 on 2027-03-14 in America/New_York fires at 03:30 EDT; midnight on 2027-09-05
+  in America/Santiago, whose clocks go from 24:00 to 01:00, fires at 01:00). A firing in the
+  hour repeated in autumn runs once, at its first occurrence. APScheduler 3.11 left to itself
+  gives both repeated ones, and drops a skipped midnight, so the trigger here reads wall-clock
+  times (as if in UTC) and this module places each in the time zone.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class CronSchedule:
     expression: str
     zone: ZoneInfo
     trigger: CronTrigger
+    """Reads the expression on the wall clock: its times are wall-clock readings marked UTC."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +82,7 @@ def parse_cron(expression: str, zone: ZoneInfo) -> CronSchedule:
             CronTrigger(**{argument: value}, timezone=zone)
         except ValueError as error:
             raise FieldError("cron", f"{name} {value!r}: {_reason(error)}") from None
-    trigger = CronTrigger.from_crontab(" ".join(fields), timezone=zone)
+    trigger = CronTrigger.from_crontab(" ".join(fields), timezone=UTC)
     if trigger.get_next_fire_time(None, _SOME_PAST_TIME) is None:
         raise FieldError("cron", f"{expression!r} names no date that exists: it never fires")
     return CronSchedule(expression=" ".join(expression.split()), zone=zone, trigger=trigger)
@@ -104,23 +107,21 @@ def crontab_weekdays(field: str) -> str:
 def next_firing(schedule: CronSchedule, after: datetime) -> Firing | None:
     """The schedule's first firing strictly after `after` (aware), or None if it never fires.
 
-    The second occurrence of a wall time repeated when clocks go back is not a firing.
+    The second occurrence of a wall time repeated when clocks go back is not a firing; a wall
+    time skipped when clocks go forward fires at the moment it would have been by the clock
+    before the change.
     """
     moment = after.astimezone(UTC)
+    wall = moment.astimezone(schedule.zone).replace(tzinfo=UTC, fold=0)
     while True:
-        found = schedule.trigger.get_next_fire_time(None, moment + _TICK)
+        found = schedule.trigger.get_next_fire_time(None, wall + _TICK)
         if found is None:
             return None
-        utc = found.astimezone(UTC)
-        local = utc.astimezone(schedule.zone)
-        if utc > moment and not _repeated(local):
-            return Firing(local=local, utc=utc)
-        moment = max(utc, moment + timedelta(seconds=1))
-
-
-def _repeated(local: datetime) -> bool:
-    """Whether `local` is the second time its wall-clock reading occurs (clocks went back)."""
-    return local.fold == 1 and local.replace(fold=0).utcoffset() != local.utcoffset()
+        # fold=0: the first of a repeated reading; a skipped one at the offset before the change.
+        utc = found.replace(tzinfo=schedule.zone, fold=0).astimezone(UTC)
+        if utc > moment:
+            return Firing(local=utc.astimezone(schedule.zone), utc=utc)
+        wall = found
 
 
 def _numeric_weekdays(part: str) -> set[str] | None:

@@ -114,6 +114,10 @@ class AlertsSettings(Section):
     auto_close_hours: float = Field(default=72, ge=1, le=8760)
 
 
+class DrillsSettings(Section):
+    misfire_grace_minutes: float = Field(default=60, ge=1, le=10_080)
+
+
 class LoggingSettings(Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["auto", "json", "console"] = "auto"
@@ -131,6 +135,7 @@ class Settings(Section):
     messages: MessagesSettings = MessagesSettings()
     escalation: EscalationSettings = EscalationSettings()
     alerts: AlertsSettings = AlertsSettings()
+    drills: DrillsSettings = DrillsSettings()
     logging: LoggingSettings = LoggingSettings()
 
 

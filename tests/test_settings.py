@@ -278,3 +278,14 @@ def test_bad_public_url_is_one_line(url: str, reason: str) -> None:
     assert message.endswith("[NOTIFIER_HTTP__PUBLIC_URL]")
     assert "user:secret" not in message
     assert len(message.splitlines()) == 1
+
+
+def test_drill_misfire_grace_defaults_to_an_hour_and_is_bounded(tmp_path: Path) -> None:
+    """drills.misfire_grace_minutes is 60 unless set; below one minute is refused by name."""
+    assert load_settings(None, {}).drills.misfire_grace_minutes == 60
+    path = _write(tmp_path, "[drills]\nmisfire_grace_minutes = 90.5\n")
+    assert load_settings(path, {}).drills.misfire_grace_minutes == 90.5
+    with pytest.raises(
+        ConfigError, match=r"drills\.misfire_grace_minutes: Input should be greater"
+    ):
+        load_settings(None, {"NOTIFIER_DRILLS__MISFIRE_GRACE_MINUTES": "0.5"})
