@@ -228,8 +228,17 @@ async def _check_stations(session: AsyncSession, stations: Sequence[str]) -> Non
 async def _check_groups(
     session: AsyncSession, groups: Sequence[str], stations: Sequence[str]
 ) -> None:
+    missing = sorted(await groups_without_people(session, groups, stations))
+    if missing:
+        raise FieldError("groups", f"no one is in group(s): {', '.join(missing)}")
+
+
+async def groups_without_people(
+    session: AsyncSession, groups: Sequence[str], stations: Sequence[str]
+) -> list[str]:
+    """The groups, in their order, that no one of the stations is in."""
     if not groups:
-        return
+        return []
     query = (
         select(PERSON_GROUP.c.name)
         .join(PERSON, PERSON.c.id == PERSON_GROUP.c.person)
@@ -237,9 +246,7 @@ async def _check_groups(
         .distinct()
     )
     found = set((await session.execute(query)).scalars())
-    missing = sorted(set(groups) - found)
-    if missing:
-        raise FieldError("groups", f"no one is in group(s): {', '.join(missing)}")
+    return [group for group in groups if group not in found]
 
 
 async def _stations_of_people(

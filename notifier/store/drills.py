@@ -27,8 +27,6 @@ from notifier.store import alerts, audit
 from notifier.store.tables import (
     ALERT,
     DRILL_SCHEDULE_VERSION,
-    PERSON,
-    PERSON_GROUP,
     STATION,
     Alert,
     DrillSchedule,
@@ -229,16 +227,7 @@ def _zone(requested: str | None, zones: dict[str, str]) -> ZoneInfo:
 async def _check_groups(
     session: AsyncSession, groups: tuple[str, ...], stations: tuple[str, ...]
 ) -> None:
-    if not groups:
-        return
-    query = (
-        select(PERSON_GROUP.c.name)
-        .join(PERSON, PERSON.c.id == PERSON_GROUP.c.person)
-        .where(PERSON_GROUP.c.name.in_(groups), PERSON.c.station_code.in_(stations))
-        .distinct()
-    )
-    found = set((await session.execute(query)).scalars())
-    missing = [group for group in groups if group not in found]
+    missing = await alerts.groups_without_people(session, groups, stations)
     if missing:
         raise FieldError("groups", f"no one at {', '.join(stations)} is in: {', '.join(missing)}")
 
