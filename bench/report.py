@@ -3,10 +3,11 @@
 The people are inserted straight into the tables (the import is not what is measured); the
 alert is raised and materialised through the store, as the daemon would. Answers are spread
 over an hour (80 % answer; one in ten needs help), SMS is delivered to most, 2 % fail with
-one of three reasons, e-mail is accepted for all. Timed: `notifier.store.report_data` and
-`notifier.reports` for the JSON (read, computed, serialised) and for the PNG (the same, then
-drawn), against one raw SQL statement counting recipients, answers and messages per state and
-reading the three percentiles by rank with window functions (no list of people, no curve).
+one of three reasons, e-mail is accepted for all; each message sent has its price. Timed:
+`notifier.store.report_data` and `notifier.reports` for the JSON (read, computed, costs
+summed, serialised) and for the PNG (the same, then drawn), against one raw SQL statement
+counting recipients, answers and messages per state and reading the three percentiles by
+rank with window functions (no list of people, no curve, no costs).
 
 Run: `.venv/bin/python -m bench.report [--people 100000] [--postgres URL]`
 """
@@ -38,6 +39,8 @@ from tests.postgres import throwaway_schema
 
 ADMIN = Principal("bench", Role.ADMIN)
 HOUR = 3600.0
+SMS_MICROS = 7_900  # 0.0079 a segment
+EMAIL_MICROS = 100
 REASONS = ("Twilio 21211: invalid number", "Twilio 30003: unreachable", "Twilio 30005: unknown")
 RAW_FIGURES = """
 WITH answered AS (
@@ -120,11 +123,16 @@ async def _answer_and_send(database: Database, alert: Alert, people: int) -> Non
     async with database.session() as session:
         for start in range(0, len(answers), 5000):
             await session.execute(statement, answers[start : start + 5000])
+        sent_at = alert.created_at + timedelta(seconds=5)
         await session.execute(
-            update(DELIVERY).where(mine, d.channel == "sms").values(status="delivered")
+            update(DELIVERY)
+            .where(mine, d.channel == "sms")
+            .values(status="delivered", sent_at=sent_at, segments=1, cost_micros=SMS_MICROS)
         )
         await session.execute(
-            update(DELIVERY).where(mine, d.channel == "email").values(status="sent")
+            update(DELIVERY)
+            .where(mine, d.channel == "email")
+            .values(status="sent", sent_at=sent_at, cost_micros=EMAIL_MICROS)
         )
         for number, reason in enumerate(REASONS):
             failing = mine & (d.channel == "sms") & (d.person % 150 == number)
@@ -137,12 +145,12 @@ async def time_formats(database: Database, alert: Alert) -> tuple[float, float, 
     """Seconds for the JSON report, the PNG report and the raw query; the JSON's size."""
     started = time.perf_counter()
     async with database.session(read_only=True) as session:
-        report = await read_report(session, alert)
+        report = await read_report(session, alert, "USD")
     size = len(render(alert, report, ReportFormat.JSON).content)
     json_seconds = time.perf_counter() - started
     started = time.perf_counter()
     async with database.session(read_only=True) as session:
-        report = await read_report(session, alert)
+        report = await read_report(session, alert, "USD")
     render(alert, report, ReportFormat.PNG)
     png_seconds = time.perf_counter() - started
     started = time.perf_counter()

@@ -18,16 +18,21 @@ class Action(StrEnum):
 
     READ = "read"  # see alerts, recipients, reports
     SEND = "send"  # raise and cancel alerts
-    ADMINISTER = "administer"  # rosters, tokens, drill schedules
+    ADMINISTER = "administer"  # rosters, tokens, drill schedules, the audit log
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """The holder of a token: its name, role and, for officers and scoped viewers, its stations."""
+    """The holder of a token: its name, role and, for officers and scoped viewers, its stations.
+
+    `source` is where it acts from, as the audit log records it (`notifier.sources`): the API
+    client's address, the command line's user and host, the daemon's host.
+    """
 
     name: str
     role: Role
     stations: frozenset[str] = frozenset()
+    source: str = ""
 
     def allows(self, action: Action, stations: Collection[str] = ()) -> bool:
         """Whether this principal may do `action` on all of `stations`."""

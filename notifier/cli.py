@@ -22,11 +22,13 @@ from sqlalchemy.exc import DBAPIError
 
 from notifier import (
     alert_commands,
+    audit_commands,
     check,
     demo,
     drill_commands,
     report_commands,
     report_text,
+    sources,
     token_commands,
 )
 from notifier.access import Principal
@@ -76,6 +78,8 @@ def _run_command(argv: Sequence[str] | None) -> int:
     if not hasattr(args, "handler"):
         parser.print_help(sys.stderr)
         return 2
+    if hasattr(args, "check_usage"):  # what one argument means depends on another's presence
+        args.check_usage(args)
     if args.handler == run_secret:  # `==`: with `is`, mypy would narrow run_secret to Any
         return run_secret()
     try:
@@ -193,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_alert_commands(commands, common)
     report_commands.add_report_command(commands, common).set_defaults(handler=run_report)
     drill_commands.add_commands(commands, common, _principal)
+    audit_commands.add_commands(commands, common)
 
     command = commands.add_parser(
         "check",
@@ -297,7 +302,9 @@ async def run_stations_import(args: argparse.Namespace, settings: Settings) -> i
     """Upsert stations from a file."""
     async with Database.open(settings.database.url) as database:
         await schema.require_current(database)
-        changes = await import_stations(database, args.file, actor=_actor())
+        changes = await import_stations(
+            database, args.file, actor=_actor(), source=sources.command_line()
+        )
     print(
         f"stations: {changes.added} added, {changes.changed} changed, {changes.unchanged} unchanged"
     )
@@ -309,7 +316,12 @@ async def run_roster_import(args: argparse.Namespace, settings: Settings) -> int
     async with Database.open(settings.database.url) as database:
         await schema.require_current(database)
         plan = await import_roster(
-            database, args.file, actor=_actor(), dry_run=args.dry_run, prune=args.prune
+            database,
+            args.file,
+            actor=_actor(),
+            source=sources.command_line(),
+            dry_run=args.dry_run,
+            prune=args.prune,
         )
     for line in report_text.plan_lines(plan, detailed=args.dry_run):
         print(line)
@@ -340,7 +352,9 @@ async def run_token_list(args: argparse.Namespace, settings: Settings) -> int:
 
 async def run_token_revoke(args: argparse.Namespace, settings: Settings) -> int:
     """Revoke an API token by name."""
-    return await token_commands.revoke(args, settings, actor=_actor())
+    return await token_commands.revoke(
+        args, settings, actor=_actor(), source=sources.command_line()
+    )
 
 
 async def run_token_create(args: argparse.Namespace, settings: Settings) -> int:
@@ -350,7 +364,12 @@ async def run_token_create(args: argparse.Namespace, settings: Settings) -> int:
         await schema.require_current(database)
         async with database.session() as session:
             token = await tokens.create_token(
-                session, args.name, Role(args.role), stations, actor=_actor()
+                session,
+                args.name,
+                Role(args.role),
+                stations,
+                actor=_actor(),
+                source=sources.command_line(),
             )
     print(token)
     print("(store it now: it is shown only once)", file=sys.stderr)
@@ -383,7 +402,7 @@ async def run_alert_close(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def run_report(args: argparse.Namespace, settings: Settings) -> int:
-    """Write an alert's report."""
+    """Write an alert's report, or a station's readiness."""
     return await report_commands.report(args, settings, _principal())
 
 
@@ -400,12 +419,12 @@ def _first_line(error: BaseException) -> str:
 
 
 def _principal() -> Principal:
-    """The command line acts with every right, as the user running it."""
-    return Principal(_actor(), Role.ADMIN)
+    """The command line acts with every right, as the user running it, from this host."""
+    return Principal(_actor(), Role.ADMIN, source=sources.command_line())
 
 
 def _actor() -> str:
     try:
         return f"cli:{getpass.getuser()}"
-    except OSError:
+    except (OSError, KeyError):  # no login name in the environment, no passwd entry for the uid
         return "cli"

@@ -26,6 +26,7 @@ from notifier.clock import Clock, SystemClock
 from notifier.dispatch.dispatcher import Dispatcher, configured_lanes
 from notifier.dispatch.escalator import Escalator
 from notifier.dispatch.rendering import MessageFactory
+from notifier.drill_scheduler import DrillScheduler
 from notifier.errors import ConfigError
 from notifier.inbound.email_answers import inbound_listener
 from notifier.inbound.smtp_listener import MAX_SESSIONS
@@ -34,6 +35,7 @@ from notifier.open_files import http_connection_budget, raise_open_file_limit
 from notifier.settings import Settings
 from notifier.store import schema
 from notifier.store.engine import Database
+from notifier.store.scheduler_lock import scheduler_lock
 from notifier.web.app import create_app
 from notifier.web.connection_limits import BoundedServer
 from notifier.web.metrics import SendMetrics
@@ -114,13 +116,14 @@ class Daemon:
         settings = self.settings
         metrics = SendMetrics()
         health = ChannelHealth()
+        worker = worker_id()
         dispatcher = Dispatcher(
             database,
             configured_lanes(settings, email=email, sms=sms),
             MessageFactory(templates, settings),
             settings.dispatch,
             self.clock,
-            worker_id(),
+            worker,
             observe=metrics.observe,
             health=health,
         )
@@ -165,6 +168,14 @@ class Daemon:
                     dispatcher.wake,
                     alert_settings=settings.alerts,
                 ),
+                DrillScheduler(
+                    database,
+                    templates,
+                    settings.drills,
+                    self.clock,
+                    scheduler_lock(database, worker),
+                    dispatcher.wake,
+                ),
             )
 
     async def _run_loops(
@@ -173,6 +184,7 @@ class Daemon:
         listening: socket.socket,
         dispatcher: Dispatcher,
         escalator: Escalator,
+        drills: DrillScheduler,
     ) -> None:
         grace = self.settings.http.shutdown_grace_seconds
         async with asyncio.TaskGroup() as tasks:
@@ -180,6 +192,7 @@ class Daemon:
             await self._started(server, serving, listening)
             tasks.create_task(dispatcher.run(self.stopping, grace))
             tasks.create_task(escalator.run(self.stopping))
+            tasks.create_task(drills.run(self.stopping))
             await self.stopping.wait()
             server.should_exit = True
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notifier import demo_reply, demo_state
+from notifier import demo_reply, demo_state, sources
 from notifier.daemon import serve
 from notifier.demo_state import DemoState
 from notifier.domain import Role
@@ -105,12 +105,13 @@ async def prepare(settings: Settings, contacts: Path, actor: str, state: DemoSta
         raise InputError(
             f"--contacts: {stations} not found; run from the repository or pass --contacts DIR"
         )
+    source = sources.command_line()
     async with Database.open(settings.database.url) as database:
         await schema.upgrade(database)
-        changes = await import_stations(database, stations, actor=actor)
+        changes = await import_stations(database, stations, actor=actor, source=source)
         print(f"demo: stations {changes.added} added, {changes.changed} changed")
         for roster in sorted(contacts.glob("roster-*")):  # noqa: ASYNC240 (a handful of names)
-            plan = await import_roster(database, roster, actor=actor)
+            plan = await import_roster(database, roster, actor=actor, source=source)
             print(f"demo: {roster.name}: {len(plan.added)} added, {len(plan.changed)} changed")
         async with database.session() as session:
             kept = bool(state.admin_token) and (
@@ -118,7 +119,9 @@ async def prepare(settings: Settings, contacts: Path, actor: str, state: DemoSta
             )
             if not kept:  # first start, or the database was replaced, or the token revoked
                 name = f"demo-{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(2)}"
-                token = await tokens.create_token(session, name, Role.ADMIN, (), actor=actor)
+                token = await tokens.create_token(
+                    session, name, Role.ADMIN, (), actor=actor, source=source
+                )
                 state = demo_state.with_admin_token(state, name, token)
             example = await _someone_to_answer_as(session)
     return Prepared(state, not kept, example)

@@ -2,7 +2,9 @@
 
 Pure: the schedule, the last scheduled time already handled, `now` and the grace in, the due
 firings out. A firing is due when scheduled in (last, now]; it is raised when at most `grace`
-late, and missed (not raised, only counted) when later than that.
+late, and missed (not raised, only counted) when later than that. Several due within the
+grace at once (a daemon back after half an hour, with a drill every ten minutes) are one
+drill, not a burst of them: the latest is raised, the earlier ones are counted missed.
 
 A long gap is not walked firing by firing: at most `MAX_MISSED_COUNTED` missed firings are
 counted, and the walk then goes on from the last firing before the grace window, found by
@@ -23,7 +25,7 @@ MAX_MISSED_COUNTED = 1000
 
 @dataclass(frozen=True, slots=True)
 class DueFirings:
-    """The firings due: those to raise, in order, and the missed ones before them.
+    """The firings due: the one to raise (if any), and the missed ones before it.
 
     `last_missed` is the latest missed firing (None when none was missed): the one recorded to
     mark the missed ones as handled.
@@ -37,7 +39,8 @@ class DueFirings:
 def due_firings(
     schedule: CronSchedule, last: datetime, now: datetime, grace: timedelta
 ) -> DueFirings:
-    """The firings scheduled after `last` and at or before `now`, each raised or missed."""
+    """The firings scheduled after `last` and at or before `now`: the latest within the grace
+    raised, the others missed."""
     window = now - grace  # a firing at or after this is at most `grace` late
     missed = 0
     last_missed: Firing | None = None
@@ -50,11 +53,15 @@ def due_firings(
             firing = next_firing(schedule, last_missed.utc)
             break
         firing = next_firing(schedule, firing.utc)
-    fire: list[Firing] = []
+    latest: Firing | None = None
     while firing is not None and firing.utc <= now:
-        fire.append(firing)
+        if latest is not None:  # coalesced into the later one
+            missed += 1
+            last_missed = latest
+        latest = firing
         firing = next_firing(schedule, firing.utc)
-    return DueFirings(fire=tuple(fire), missed=missed, last_missed=last_missed)
+    fire = () if latest is None else (latest,)
+    return DueFirings(fire=fire, missed=min(missed, MAX_MISSED_COUNTED), last_missed=last_missed)
 
 
 def _last_before(schedule: CronSchedule, known: Firing, limit: datetime) -> Firing:

@@ -117,8 +117,9 @@ def configure_logging(settings: LoggingSettings, stream: TextIO | None = None) -
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     # Alembic narrates every connection at INFO (`db upgrade` prints its own summary), and
-    # aiosmtpd every inbound SMTP session, with its addresses (the listener logs its own facts).
-    for chatty in ("alembic", "mail.log"):
+    # aiosmtpd every inbound SMTP session, with its addresses (the listener logs its own facts),
+    # APScheduler every job added and run (the drill scheduler logs the drills raised).
+    for chatty in ("alembic", "mail.log", "apscheduler"):
         logging.getLogger(chatty).setLevel(max(root.level, logging.WARNING))
 
 

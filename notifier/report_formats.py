@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from notifier.alert_json import alert_header
+from notifier.costs import MessageCosts, amount, shown_amount
+from notifier.csv_cells import cell
 from notifier.domain import Channel
 from notifier.reports import AlertReport, RecipientFacts
 from notifier.store.tables import Alert
@@ -25,7 +27,6 @@ CSV_COLUMNS = (
     *(f"{channel.value}_state" for channel in Channel),
 )
 """A channel's state is the best any of the person's messages on it reached, empty if none."""
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
@@ -35,8 +36,12 @@ def seconds(value: float | None) -> float | None:
 
 
 def report_json(alert: Alert, report: AlertReport) -> dict[str, Any]:
-    """The report's JSON: the figures, the people not answered, the failures, the curve."""
+    """The report's JSON: the figures, the people not answered, the failures, the costs (when
+    they were read), the curve."""
     times = report.time_to_acknowledge
+    costs: dict[str, Any] = {}
+    if report.costs is not None:
+        costs = {"sms_segments": report.costs.sms_segments, "cost": cost_json(report.costs)}
     reached: dict[str, Any] = {
         channel: {"sent": reach.sent, "delivered": reach.delivered, "failed": reach.failed}
         for channel, reach in report.reached.items()
@@ -65,8 +70,35 @@ def report_json(alert: Alert, report: AlertReport) -> dict[str, Any]:
         ],
         "not_answered": [_person(facts) for facts in report.not_answered],
         "failures": [{"reason": reason, "count": count} for reason, count in report.failures],
+        **costs,
         "curve": [[seconds(at), count] for at, count in report.curve],
     }
+
+
+def cost_json(costs: MessageCosts) -> dict[str, Any]:
+    """The cost in the currency, as JSON numbers (exact below a billion: 15 digits), and how
+    many messages were sent unpriced (before prices were kept: in no amount)."""
+    return {
+        "currency": costs.currency,
+        "sms": float(amount(costs.sms_micros)),
+        "email": float(amount(costs.email_micros)),
+        "total": float(amount(costs.total_micros)),
+        "unpriced": costs.unpriced,
+    }
+
+
+def cost_text(costs: MessageCosts) -> str:
+    """`USD 12.50 (SMS 12.00, 1,600 segments; e-mail 0.50)`, and the messages sent unpriced."""
+    text = (
+        f"{costs.currency} {shown_amount(costs.total_micros)} "
+        f"(SMS {shown_amount(costs.sms_micros)}, {costs.sms_segments:,} segments; "
+        f"e-mail {shown_amount(costs.email_micros)})"
+    )
+    if costs.unpriced == 1:
+        text += "; 1 message sent before prices were kept is not counted"
+    elif costs.unpriced:
+        text += f"; {costs.unpriced:,} messages sent before prices were kept are not counted"
+    return text
 
 
 def _person(facts: RecipientFacts) -> dict[str, Any]:
@@ -90,7 +122,7 @@ def report_csv(report: AlertReport) -> str:
         writer.writerow(
             (
                 facts.person_id,
-                _cell(facts.name),
+                cell(facts.name),
                 facts.station,
                 facts.phone or "",
                 facts.email or "",
@@ -107,11 +139,6 @@ def _states(facts: RecipientFacts) -> list[str]:
     """The person's state on each channel, in `Channel` order; empty where nothing went."""
     states = list(facts.channel_states) + [None] * (len(Channel) - len(facts.channel_states))
     return [state or "" for state in states[: len(Channel)]]
-
-
-def _cell(text: str) -> str:
-    """Text a spreadsheet will not take for a formula (names are written by people)."""
-    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def shown(text: str) -> str:
@@ -138,6 +165,8 @@ def report_lines(alert: Alert, report: AlertReport) -> Iterator[str]:
         f"time to acknowledge: p50 {_duration(times.p50)}, p90 {_duration(times.p90)}, "
         f"p99 {_duration(times.p99)}"
     )
+    if report.costs is not None:
+        yield f"cost: {cost_text(report.costs)}"
     yield from _station_lines(report)
     if report.failures:
         yield ""

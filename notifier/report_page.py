@@ -10,7 +10,7 @@ import base64
 from collections.abc import Iterable, Sequence
 from html import escape
 
-from notifier.report_formats import seconds
+from notifier.report_formats import cost_text, seconds
 from notifier.reports import AlertReport
 from notifier.store.tables import Alert
 
@@ -42,17 +42,19 @@ def report_html(alert: Alert, report: AlertReport, curve_png: bytes) -> str:
         ("not answered", str(len(report.not_answered))),
         ("time to acknowledge", f"p50 {_s(times.p50)}, p90 {_s(times.p90)}, p99 {_s(times.p99)}"),
     ]
+    if report.costs is not None:
+        figures.append(("cost", cost_text(report.costs)))
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>",
         f"<h1>{escape(title)}</h1>",
         f"<p>{escape(alert.message)}</p>",
-        _table(("figure", "value"), figures),
+        html_table(("figure", "value"), figures),
         "<h2>Acknowledged over time</h2>",
         f'<img alt="people acknowledged over time" src="data:image/png;base64,{image}">',
         "<h2>By station</h2>",
-        _table(
+        html_table(
             ("station", "recipients", "acknowledged", "p50", "p90"),
             (
                 (row.station, str(row.recipients), str(row.acknowledged), _s(row.p50), _s(row.p90))
@@ -60,9 +62,9 @@ def report_html(alert: Alert, report: AlertReport, curve_png: bytes) -> str:
             ),
         ),
         "<h2>Failures</h2>",
-        _table(("reason", "messages"), ((reason, str(n)) for reason, n in report.failures)),
+        html_table(("reason", "messages"), ((reason, str(n)) for reason, n in report.failures)),
         f"<h2>Not answered ({len(report.not_answered)})</h2>",
-        _table(
+        html_table(
             ("person_id", "name", "station", "phone", "e-mail"),
             (
                 (p.person_id, p.name, p.station, p.phone or "", p.email or "")
@@ -74,7 +76,8 @@ def report_html(alert: Alert, report: AlertReport, curve_png: bytes) -> str:
     return "\n".join(parts) + "\n"
 
 
-def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+def html_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """A table of escaped text: a header row, then the rows."""
     head = "".join(f"<th>{escape(cell)}</th>" for cell in header)
     body = "\n".join(
         "<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>" for row in rows

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from notifier.costs import MessageCosts
 from notifier.domain import Channel, DeliveryStatus, ResponseKind
 
 CURVE_POINTS = 500
@@ -115,6 +116,8 @@ class AlertReport:
     failures: list[tuple[str, int]]
     curve: list[tuple[float, int]]
     lines: list[RecipientLine] = field(default_factory=list)
+    costs: MessageCosts | None = None
+    """What its messages cost; None when they were not read."""
 
     @property
     def acknowledged_percent(self) -> float:
@@ -133,9 +136,10 @@ def alert_report(
     created_at: datetime,
     recipients: Iterable[RecipientFacts],
     failed: Iterable[tuple[str | None, int]],
+    costs: MessageCosts | None = None,
 ) -> AlertReport:
-    """The report of an alert raised at `created_at`, from its recipients and its failed
-    messages counted by their last error."""
+    """The report of an alert raised at `created_at`, from its recipients, its failed
+    messages counted by their last error, and what its messages cost."""
     lines = [
         RecipientLine(facts, seconds_after(created_at, facts.first_response_at))
         for facts in recipients
@@ -160,6 +164,7 @@ def alert_report(
         failures=sorted(failures.items(), key=lambda item: (-item[1], item[0])),
         curve=acknowledgement_curve(delays),
         lines=lines,
+        costs=costs,
     )
 
 

@@ -11,8 +11,13 @@ from notifier.store.engine import Database
 from notifier.store.people import StationChanges
 
 
-async def import_stations(database: Database, path: Path, *, actor: str) -> StationChanges:
-    """Upsert the stations of a file by code; a file with any bad row writes nothing."""
+async def import_stations(
+    database: Database, path: Path, *, actor: str, source: str = ""
+) -> StationChanges:
+    """Upsert the stations of a file by code; a file with any bad row writes nothing.
+
+    A change is audited as made by `actor` from `source` (`notifier.sources`).
+    """
     records = parse_stations(path)
     async with database.session() as session:
         changes = await people.upsert_stations(session, records)
@@ -22,6 +27,7 @@ async def import_stations(database: Database, path: Path, *, actor: str) -> Stat
                 actor,
                 "stations.import",
                 str(path),
+                source=source,
                 added=changes.added,
                 changed=changes.changed,
             )
@@ -29,9 +35,18 @@ async def import_stations(database: Database, path: Path, *, actor: str) -> Stat
 
 
 async def import_roster(
-    database: Database, path: Path, *, actor: str, dry_run: bool = False, prune: bool = False
+    database: Database,
+    path: Path,
+    *,
+    actor: str,
+    source: str = "",
+    dry_run: bool = False,
+    prune: bool = False,
 ) -> RosterPlan:
-    """Upsert the people of a roster file by person_id; `prune` deactivates those it leaves out."""
+    """Upsert the people of a roster file by person_id; `prune` deactivates those it leaves out.
+
+    A change is audited as made by `actor` from `source` (`notifier.sources`).
+    """
     async with database.session() as session:
         countries = await people.station_countries(session)
         records = parse_roster(path, countries)
@@ -44,6 +59,7 @@ async def import_roster(
             actor,
             "roster.import",
             str(path),
+            source=source,
             added=len(plan.added),
             changed=len(plan.changed),
             deactivated=len(plan.deactivated),

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
+from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
+import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from notifier.errors import ConfigError
@@ -118,6 +120,63 @@ class DrillsSettings(Section):
     misfire_grace_minutes: float = Field(default=60, ge=1, le=10_080)
 
 
+class ReadinessSettings(Section):
+    """The thresholds of a station's readiness level (DESIGN.md, "Readiness: the maturity
+    scale"): levels 2 to 5 need every criterion of the levels below."""
+
+    window_months: int = Field(default=12, ge=1, le=60)
+    quarterly_gap_days: int = Field(default=92, ge=1, le=366)
+    reachable_percent: float = Field(default=80, ge=0, le=100)
+    monthly_missed_max: int = Field(default=1, ge=0, le=12)
+    last_drill_percent: float = Field(default=70, ge=0, le=100)
+    advanced_percent: float = Field(default=90, ge=0, le=100)
+    advanced_p90_minutes: float = Field(default=15, gt=0, le=1440)
+    reachable_both_percent: float = Field(default=95, ge=0, le=100)
+    sustained_drills: int = Field(default=3, ge=2, le=24)
+
+
+MAX_PRICE = 100_000
+"""The most one SMS segment or one e-mail may cost, in the configured currency."""
+Price = Annotated[Decimal, Field(ge=0, le=MAX_PRICE)]
+
+
+class CostsSettings(Section):
+    """What messages cost, in `currency`: per SMS segment (by destination country) and e-mail."""
+
+    currency: str = "USD"
+    sms_segment_price: Price = Decimal(0)
+    sms_segment_prices: dict[str, Price] = Field(default_factory=dict)
+    email_price: Price = Decimal(0)
+
+    @field_validator("currency")
+    @classmethod
+    def _currency_is_iso_4217(cls, currency: str) -> str:
+        if not (len(currency) == 3 and currency.isascii() and currency.isalpha()) or (
+            not currency.isupper()
+        ):
+            raise ValueError(
+                f"{currency!r} is not an ISO 4217 currency code (three capital letters, "
+                "e.g. USD, EUR, CHF, KES)"
+            )
+        return currency
+
+    @field_validator("sms_segment_prices")
+    @classmethod
+    def _countries_are_known(cls, prices: dict[str, Decimal]) -> dict[str, Decimal]:
+        known: dict[str, Decimal] = {}
+        for code, price in prices.items():
+            region = code.upper()
+            if region not in phonenumbers.SUPPORTED_REGIONS:
+                raise ValueError(
+                    f"{code!r} is not an ISO 3166-1 alpha-2 country code with phone numbers "
+                    "(e.g. KE, CH, US)"
+                )
+            if region in known:
+                raise ValueError(f"{code!r}: {region} is given twice")
+            known[region] = price
+        return known
+
+
 class LoggingSettings(Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["auto", "json", "console"] = "auto"
@@ -136,6 +195,8 @@ class Settings(Section):
     escalation: EscalationSettings = EscalationSettings()
     alerts: AlertsSettings = AlertsSettings()
     drills: DrillsSettings = DrillsSettings()
+    readiness: ReadinessSettings = ReadinessSettings()
+    costs: CostsSettings = CostsSettings()
     logging: LoggingSettings = LoggingSettings()
 
 
@@ -279,6 +340,9 @@ def _describe(error: ValidationError, from_env: Mapping[str, str], path: Path | 
             reason = problem["msg"]
             if "input" in problem and not isinstance(problem["input"], dict):
                 reason += f" (got {problem['input']!r})"
-        source = from_env.get(key) or (str(path) if path else "defaults")
+        # A table's problem (a country code of costs.sms_segment_prices) may come from a
+        # variable that set one of its entries.
+        inside = (name for dotted, name in from_env.items() if dotted.startswith(key + "."))
+        source = from_env.get(key) or next(inside, None) or (str(path) if path else "defaults")
         lines.append(f"configuration error: {key}: {reason} [{source}]")
     return "\n".join(lines)

@@ -28,12 +28,19 @@ async def list_tokens(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def revoke(args: argparse.Namespace, settings: Settings, *, actor: str) -> int:
-    """Revoke a token by name: from the commit on, every replica answers it 401."""
+async def revoke(
+    args: argparse.Namespace, settings: Settings, *, actor: str, source: str = ""
+) -> int:
+    """Revoke a token by name: from the commit on, every replica answers it 401.
+
+    Audited as revoked by `actor` from `source` (`notifier.sources`).
+    """
     async with Database.open(settings.database.url) as database:
         await schema.require_current(database)
         async with database.session() as session:
-            already = await tokens.revoke_token(session, args.name, utc_now(), actor=actor)
+            already = await tokens.revoke_token(
+                session, args.name, utc_now(), actor=actor, source=source
+            )
     if already is not None:
         print(f"token {args.name!r} is already revoked (since {_moment(already)})")
     else:

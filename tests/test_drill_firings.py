@@ -25,8 +25,8 @@ def _at(text: str) -> datetime:
             "2027-01-01T10:00+00:00",
             "2027-01-01T10:03:30+00:00",
             HOUR,
-            ["2027-01-01T10:01:00+00:00", "2027-01-01T10:02:00+00:00", "2027-01-01T10:03:00+00:00"],
-            0,
+            ["2027-01-01T10:03:00+00:00"],  # 10:01 and 10:02 coalesce into it
+            2,
         ),
         # A firing at `last` was handled already; one at `now` is due.
         (
@@ -108,15 +108,25 @@ def _at(text: str) -> datetime:
             ["2027-04-03T23:30:00-03:00"],
             0,
         ),
-        # Inside the grace it fires, exactly at the grace too; beyond it, it is missed.
+        # Inside the grace it fires, exactly at the grace too; beyond it, it is missed. Two
+        # inside the grace are one drill: the latest fires, the earlier is missed.
         (
             "0 * * * *",
             "UTC",
             "2027-01-01T07:30+00:00",
             "2027-01-01T10:30+00:00",
             90 * timedelta(minutes=1),
-            ["2027-01-01T09:00:00+00:00", "2027-01-01T10:00:00+00:00"],
-            1,
+            ["2027-01-01T10:00:00+00:00"],
+            2,
+        ),
+        (
+            "0 * * * *",
+            "UTC",
+            "2027-01-01T08:30+00:00",
+            "2027-01-01T09:30+00:00",
+            90 * timedelta(minutes=1),
+            ["2027-01-01T09:00:00+00:00"],
+            0,
         ),
         (
             "0 * * * *",
@@ -157,7 +167,7 @@ def test_missed_ones_are_marked_by_the_latest() -> None:
 @pytest.mark.parametrize(
     ("expression", "last_missed", "fired"),
     [
-        ("* * * * *", "2027-01-01T08:59:00+00:00", 61),
+        ("* * * * *", "2027-01-01T09:59:00+00:00", 1),
         ("0 10 * * *", "2026-12-31T10:00:00+00:00", 1),
         ("0 10 * * mon", "2026-12-28T10:00:00+00:00", 0),
         ("* * * 12 *", "2026-12-31T23:59:00+00:00", 0),

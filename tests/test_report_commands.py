@@ -49,12 +49,13 @@ async def test_text_report(configured: str, capsys: pytest.CaptureFixture[str]) 
 
 
 async def test_json_report(configured: str, capsys: pytest.CaptureFixture[str]) -> None:
-    """`--format json` prints the report's JSON, without costs."""
+    """`--format json` prints the report's JSON; messages sent without a price are unpriced."""
     status, out, _ = await _run(capsys, "report", "1", "--format", "json", "--config", configured)
     assert status == 0
     body = json.loads(out)
     assert body["curve"][-1] == [80.0, 9]
-    assert "cost" not in body
+    assert body["sms_segments"] == 0
+    assert body["cost"] == {"currency": "USD", "sms": 0, "email": 0, "total": 0, "unpriced": 0}
 
 
 async def test_csv_report(configured: str, capsys: pytest.CaptureFixture[str]) -> None:

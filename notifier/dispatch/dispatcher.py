@@ -19,6 +19,7 @@ import structlog
 
 from notifier.channel_health import ChannelHealth
 from notifier.channels.base import Channel as ChannelSender
+from notifier.channels.base import OutgoingEmail, OutgoingSms
 from notifier.clock import Clock
 from notifier.dispatch.lane import Job, Lane
 from notifier.dispatch.rate_limit import TokenBucket
@@ -31,7 +32,7 @@ from notifier.retry import GiveUp, Retry, RetryPolicy, after_failure
 from notifier.settings import DispatchSettings, Settings
 from notifier.store import materialisation, outbox, sending
 from notifier.store.engine import Database
-from notifier.store.sending import ClaimedDelivery
+from notifier.store.sending import ClaimedDelivery, SentMessage
 
 log = structlog.get_logger(__name__)
 
@@ -269,6 +270,7 @@ class Dispatcher:
             # Rendered once a sender is free, not when claimed: a burst of renders for a
             # whole claim would hold the loop while the other lane's first messages wait.
             message = self._render(job)
+            cost = self._factory.cost(message)  # at the prices configured as it is sent
             await lane.bucket.take()
             if self._clock.now() >= delivery.lease_until - self._lease_margin:
                 # Too late: another worker may own it by now. The lease runs out and it is
@@ -291,10 +293,13 @@ class Dispatcher:
             return False
         self._observe(lane.channel, "sent", elapsed)
         self._health.succeeded(lane.channel)
-        self._recorder.record(delivery.id, provider_id, partial(lane.finished_one, delivery.id))
+        self._recorder.record(
+            SentMessage(delivery.id, provider_id, cost.segments, cost.micros),
+            partial(lane.finished_one, delivery.id),
+        )
         return True
 
-    def _render(self, job: Job) -> Any:
+    def _render(self, job: Job) -> OutgoingSms | OutgoingEmail:
         delivery, person = job.delivery, job.person
         if delivery.purpose is not Purpose.ALERT:
             body = delivery.body or ""

@@ -10,6 +10,8 @@ from typing import TypeVar
 
 from notifier import ack_tokens
 from notifier.channels.base import OutgoingEmail, OutgoingSms
+from notifier.costs import MessageCost, Prices
+from notifier.dispatch.pricing import Pricer
 from notifier.domain import Language
 from notifier.messages import AlertContent, RenderedEmail, Templates, render_email, render_sms
 from notifier.settings import Settings
@@ -35,7 +37,8 @@ class Addressee:
 
 
 class MessageFactory:
-    """Renders messages for one configuration: templates, public URL, reply domain, key."""
+    """Renders and prices messages for one configuration: templates, public URL, reply domain,
+    key, prices."""
 
     def __init__(self, templates: Templates, settings: Settings) -> None:
         self._templates = templates
@@ -45,6 +48,7 @@ class MessageFactory:
         self._from_address = settings.email.from_address
         self._reply_domain = settings.email.reply_domain
         self._max_segments = settings.sms.max_segments
+        self._pricer = Pricer(Prices.configured(settings.costs))
         # The words are the same for everyone of one language; only the e-mail's link and
         # reply address differ. Render once per alert and language, then fill the link in.
         self._link_mark = f"ack-link-{secrets.token_hex(8)}"
@@ -82,6 +86,10 @@ class MessageFactory:
             self._sms_cache = _bounded(self._sms_cache)
             self._sms_cache[key] = body
         return OutgoingSms(person.phone, body, reference)
+
+    def cost(self, message: OutgoingSms | OutgoingEmail) -> MessageCost:
+        """What sending `message` costs at the configured prices: its segments, its micros."""
+        return self._pricer.cost(message)
 
     def email(self, alert: AlertToSend, person: Addressee) -> OutgoingEmail:
         """The e-mail for a person, whose replies and link acknowledge for them alone."""

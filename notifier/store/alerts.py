@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from notifier import sources
 from notifier.access import Action, Principal
 from notifier.alert_request import AlertRequest
 from notifier.domain import (
@@ -73,6 +74,7 @@ async def create_alert(session: AsyncSession, request: AlertRequest, principal: 
         principal.name,
         "alert.raise",
         f"alert:{alert.id}",
+        source=principal.source,
         kind=alert.kind,
         title=alert.title,
         stations=scope,
@@ -142,7 +144,9 @@ async def cancel_alert(session: AsyncSession, alert_id: int, principal: Principa
     alert.status = AlertStatus.CANCELLED.value
     alert.cancelled_at = utc_now()
     await _cancel_queued(session, [alert_id])
-    audit.record(session, principal.name, "alert.cancel", f"alert:{alert_id}")
+    audit.record(
+        session, principal.name, "alert.cancel", f"alert:{alert_id}", source=principal.source
+    )
     await session.flush()
     await session.refresh(alert)
     return alert
@@ -160,20 +164,28 @@ async def close_alert(session: AsyncSession, alert_id: int, principal: Principal
     if not principal.allows(Action.SEND, alert.audience.get("scope", [])):
         raise ForbiddenError(f"{principal.name} may not close alert {alert_id}")
     if await _close(session, ALERT.c.id == alert_id, utc_now()):
-        audit.record(session, principal.name, "alert.close", f"alert:{alert_id}")
+        audit.record(
+            session, principal.name, "alert.close", f"alert:{alert_id}", source=principal.source
+        )
         await session.flush()
     await session.refresh(alert)
     return alert
 
 
-async def close_expired(session: AsyncSession, raised_by: datetime, now: datetime) -> list[int]:
+async def close_expired(
+    session: AsyncSession, raised_by: datetime, now: datetime, *, source: str | None = None
+) -> list[int]:
     """Close every open alert raised at `raised_by` or earlier; the ids of those closed.
 
-    One conditional UPDATE: replicas running it at once close each alert once.
+    One conditional UPDATE: replicas running it at once close each alert once. Each is audited
+    as closed by `notifier`, from `source` (by default this daemon's host).
     """
     closed = await _close(session, ALERT.c.created_at <= raised_by, now)
+    where = sources.daemon() if source is None else source
     for alert_id in closed:
-        audit.record(session, "notifier", "alert.close", f"alert:{alert_id}", automatic=True)
+        audit.record(
+            session, "notifier", "alert.close", f"alert:{alert_id}", source=where, automatic=True
+        )
     return closed
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from notifier import sources
 from notifier.access import Principal
 from notifier.cron import Firing, parse_cron
 from notifier.domain import Role
@@ -32,7 +33,7 @@ from notifier.store.drills import drill_alert_request
 from notifier.store.outbox import insert_ignoring_duplicates
 from notifier.store.tables import DrillFiring, DrillSchedule, metadata
 
-SCHEDULER = Principal("scheduler", Role.ADMIN)
+SCHEDULER = Principal("scheduler", Role.ADMIN, source=sources.daemon())
 DRILL_FIRING = metadata.tables[DrillFiring.__tablename__]
 
 
@@ -112,7 +113,9 @@ async def _raise(
             update(DRILL_FIRING).where(DRILL_FIRING.c.id == firing_id).values(missed=True)
         )
         drill.missed += 1
-        audit.record(session, principal.name, "drill.fail", target, error=str(error))
+        audit.record(
+            session, principal.name, "drill.fail", target, source=principal.source, error=str(error)
+        )
         return None
     alert.drill_id = drill.id
     drill.last_alert_id = alert.id
@@ -127,6 +130,7 @@ async def _raise(
         principal.name,
         "drill.fire",
         target,
+        source=principal.source,
         alert=alert.id,
         scheduled=firing.utc.isoformat(),
     )

@@ -72,6 +72,7 @@ async def add_drill(
         principal.name,
         "drill.add",
         f"drill:{drill.name}",
+        source=principal.source,
         stations=drill.stations,
         cron=drill.cron,
         timezone=drill.timezone,
@@ -109,7 +110,9 @@ async def set_paused(
         drill.paused = paused
         drill.updated_at = now
         action = "drill.pause" if paused else "drill.resume"
-        audit.record(session, principal.name, action, f"drill:{drill.name}")
+        audit.record(
+            session, principal.name, action, f"drill:{drill.name}", source=principal.source
+        )
         await _bump_version(session, now)
         await session.flush()
     return entry_of(drill, now)
@@ -122,7 +125,14 @@ async def remove_drill(
     drill = await _managed(session, name, principal, "remove drills")
     await session.execute(update(ALERT).where(ALERT.c.drill_id == drill.id).values(drill_id=None))
     await session.delete(drill)
-    audit.record(session, principal.name, "drill.remove", f"drill:{name}", stations=drill.stations)
+    audit.record(
+        session,
+        principal.name,
+        "drill.remove",
+        f"drill:{name}",
+        source=principal.source,
+        stations=drill.stations,
+    )
     await _bump_version(session, now)
     await session.flush()
 
@@ -139,7 +149,14 @@ async def run_drill(
     alert = await alerts.create_alert(session, drill_alert_request(drill, templates), principal)
     alert.drill_id = drill.id
     drill.last_alert_id = alert.id
-    audit.record(session, principal.name, "drill.run", f"drill:{drill.name}", alert=alert.id)
+    audit.record(
+        session,
+        principal.name,
+        "drill.run",
+        f"drill:{drill.name}",
+        source=principal.source,
+        alert=alert.id,
+    )
     await session.flush()
     return alert
 

@@ -1,9 +1,10 @@
-"""What an alert's report needs from the store: its recipients and its failed messages.
+"""What an alert's report needs from the store: its recipients, failed messages and costs.
 
 One Core select of the recipients, read in batches as plain rows, each with the best state
 its messages reached on each channel (a correlated subquery on the outbox's unique index),
 so a report of 100,000 recipients holds no ORM object, and fetches no row, per message; and
-one count of the failed messages per reason. The figures are computed by `notifier.reports`.
+one count of the failed messages per reason; one sum of the sent messages' segments and
+prices per channel. The figures are computed by `notifier.reports`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notifier.domain import DeliveryStatus
+from notifier.costs import MessageCosts
+from notifier.domain import Channel, DeliveryStatus
 from notifier.reports import CHANNELS, STATE_RANK, AlertReport, RecipientFacts, alert_report
 from notifier.store.outbox import ALERT_PURPOSE
 from notifier.store.tables import DELIVERY, PERSON, RECIPIENT, Alert
@@ -79,9 +81,35 @@ async def failed_messages(session: AsyncSession, alert_id: int) -> list[tuple[st
     return [(reason, int(count)) for reason, count in (await session.execute(query)).all()]
 
 
-async def read_report(session: AsyncSession, alert: Alert) -> AlertReport:
-    """The report of `alert`, which the caller has already been allowed to read."""
+async def message_costs(session: AsyncSession, alert_id: int, currency: str) -> MessageCosts:
+    """What the alert's sent messages cost, the notices about it included, in `currency` (the
+    configured one, which the prices were kept in); those sent unpriced are counted apart."""
+    d = DELIVERY.c
+    unpriced = func.count(case((d.cost_micros.is_(None), 1)))
+    query = (
+        select(d.channel, func.sum(d.segments), func.sum(d.cost_micros), unpriced)
+        .where(d.alert_id == alert_id, d.sent_at.is_not(None))
+        .group_by(d.channel)
+    )
+    rows = {channel: row for channel, *row in (await session.execute(query)).all()}
+    sms_segments, sms_micros, sms_unpriced = rows.get(Channel.SMS.value, (0, 0, 0))
+    _, email_micros, email_unpriced = rows.get(Channel.EMAIL.value, (0, 0, 0))
+    return MessageCosts(
+        currency=currency,
+        sms_segments=int(sms_segments or 0),
+        sms_micros=int(sms_micros or 0),
+        email_micros=int(email_micros or 0),
+        unpriced=int(sms_unpriced) + int(email_unpriced),
+    )
+
+
+async def read_report(session: AsyncSession, alert: Alert, currency: str) -> AlertReport:
+    """The report of `alert`, which the caller has already been allowed to read.
+
+    Costs are shown in `currency` (the configured `costs.currency`).
+    """
     assert alert.id is not None
     recipients = await recipient_facts(session, alert.id)
     failed = await failed_messages(session, alert.id)
-    return alert_report(alert.created_at, recipients, failed)
+    costs = await message_costs(session, alert.id, currency)
+    return alert_report(alert.created_at, recipients, failed, costs)

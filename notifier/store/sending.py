@@ -12,10 +12,10 @@ Either way no delivery is handed to two workers while its lease holds.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Integer, Update, bindparam, func, or_, select, update
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
@@ -44,6 +44,16 @@ class ClaimedDelivery:
     purpose: Purpose = Purpose.ALERT
     subject: str | None = None
     body: str | None = None
+
+
+class SentMessage(NamedTuple):
+    """A message its provider accepted: the delivery, the provider's id, and what it cost
+    (an SMS's segments, None for an e-mail; millionths of the configured currency)."""
+
+    delivery_id: int
+    provider_id: str
+    segments: int | None = None
+    cost_micros: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +139,9 @@ _MARK_SENT = (
         sent_at=bindparam("sent", type_=DELIVERY.c.sent_at.type),
         lease_expires_at=None,  # leased_by stays: which worker sent it
         last_error=None,
+        # Priced as sent, at the prices configured then: a later change leaves them.
+        segments=bindparam("sms_segments", type_=DELIVERY.c.segments.type),
+        cost_micros=bindparam("price_micros", type_=DELIVERY.c.cost_micros.type),
     )
 )
 
@@ -206,19 +219,30 @@ def several_open_alerts(connection: Connection, people: list[int]) -> set[int]:
     return set(connection.execute(_SEVERAL_OPEN_ALERTS, {"people": people}).scalars())
 
 
-def mark_sent(connection: Connection, sent: list[tuple[int, str]], now: datetime) -> None:
-    """Record accepted messages (delivery id, provider id), whoever holds the lease now."""
+def mark_sent(
+    connection: Connection, sent: Sequence[SentMessage | tuple[int, str]], now: datetime
+) -> None:
+    """Record accepted messages, whoever holds the lease now: one statement for them all.
+
+    A (delivery id, provider id) pair is a message whose price is not known (left NULL).
+    """
     if not sent:
         return
+    rows = [row if isinstance(row, SentMessage) else SentMessage(*row) for row in sent]
     if connection.dialect.name == "sqlite":
-        rows = [(delivery_id, provider_id, now) for delivery_id, provider_id in sent]
-        _MARK_SENT_ON_SQLITE.execute_many(connection, rows)
+        _MARK_SENT_ON_SQLITE.execute_many(connection, [(*row, now) for row in rows])
         return
     connection.execute(
         _MARK_SENT,
         [
-            {"delivery_id": delivery_id, "accepted_as": provider_id, "sent": now}
-            for delivery_id, provider_id in sent
+            {
+                "delivery_id": row.delivery_id,
+                "accepted_as": row.provider_id,
+                "sms_segments": row.segments,
+                "price_micros": row.cost_micros,
+                "sent": now,
+            }
+            for row in rows
         ],
     )
 
@@ -257,4 +281,6 @@ class _CompiledForSqlite:
         connection.exec_driver_sql(self._sql, bound)
 
 
-_MARK_SENT_ON_SQLITE = _CompiledForSqlite(_MARK_SENT, ("delivery_id", "accepted_as", "sent"))
+_MARK_SENT_ON_SQLITE = _CompiledForSqlite(
+    _MARK_SENT, ("delivery_id", "accepted_as", "sms_segments", "price_micros", "sent")
+)

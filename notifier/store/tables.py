@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, Text, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from notifier.store.types import BigId, UTCDateTime, utc_now
@@ -253,6 +253,8 @@ class Delivery(SQLModel, table=True):
     sent_at: datetime | None = _moment()
     delivered_at: datetime | None = _moment()
     failed_at: datetime | None = _moment()
+    segments: int | None = None  # an SMS's segments, set when its provider accepted it
+    cost_micros: int | None = Field(default=None, sa_type=BigInteger)  # millionths of currency
 
 
 class Response(SQLModel, table=True):
@@ -286,6 +288,7 @@ class AuditEntry(SQLModel, table=True):
     action: str = Field(max_length=64)
     target: str = Field(default="", max_length=200)
     details: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    source: str = Field(default="", max_length=200, sa_column_kwargs={"server_default": ""})
 
 
 STATION = metadata.tables["station"]

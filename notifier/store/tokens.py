@@ -53,9 +53,18 @@ class TokenEntry:
 
 
 async def create_token(
-    session: AsyncSession, name: str, role: Role, stations: Collection[str], *, actor: str
+    session: AsyncSession,
+    name: str,
+    role: Role,
+    stations: Collection[str],
+    *,
+    actor: str,
+    source: str = "",
 ) -> str:
-    """Store a new token's digest and return the token, which is shown once and never again."""
+    """Store a new token's digest and return the token, which is shown once and never again.
+
+    Audited as created by `actor` from `source` (`notifier.sources`).
+    """
     name = name.strip()
     if not name:
         raise InputError("--name: required")
@@ -75,7 +84,15 @@ async def create_token(
             name=name, token_hash=token_digest(token), role=role.value, stations=sorted(stations)
         )
     )
-    audit.record(session, actor, "token.create", name, role=role.value, stations=sorted(stations))
+    audit.record(
+        session,
+        actor,
+        "token.create",
+        name,
+        source=source,
+        role=role.value,
+        stations=sorted(stations),
+    )
     return token
 
 
@@ -150,11 +167,11 @@ async def list_tokens(session: AsyncSession) -> list[TokenEntry]:
 
 
 async def revoke_token(
-    session: AsyncSession, name: str, now: datetime, *, actor: str
+    session: AsyncSession, name: str, now: datetime, *, actor: str, source: str = ""
 ) -> datetime | None:
     """Revoke the token named `name` from `now` on; None if it was, or the time it already was.
 
-    NotFoundError if no token has that name.
+    NotFoundError if no token has that name. Audited as revoked by `actor` from `source`.
     """
     row = (
         (await session.execute(select(ApiToken).where(col(ApiToken.name) == name)))
@@ -166,5 +183,7 @@ async def revoke_token(
     if row.revoked_at is not None:
         return row.revoked_at
     row.revoked_at = now
-    audit.record(session, actor, "token.revoke", name, role=row.role, stations=row.stations)
+    audit.record(
+        session, actor, "token.revoke", name, source=source, role=row.role, stations=row.stations
+    )
     return None

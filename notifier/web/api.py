@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from notifier import sources
 from notifier.access import Action, Principal
 from notifier.alert_json import accepted_body, alert_detail, alert_header, alert_row
 from notifier.alert_request import STATION_CODE, parse_alert_request
@@ -155,7 +157,10 @@ async def _principal(request: Request) -> Principal:
     if found.use_is_due(now):  # a write at most once a minute per token
         async with database.session() as session:
             await tokens.record_use(session, found.id, now)
-    return found.principal
+    # The client's address as the server saw it; a reverse proxy on this host may name the
+    # client in X-Forwarded-For, which uvicorn takes from 127.0.0.1 and ::1 only.
+    client = request.client.host if request.client is not None else None
+    return replace(found.principal, source=sources.api_client(client))
 
 
 async def _json_body(request: Request) -> object:

@@ -19,7 +19,15 @@ from notifier.messages import Templates, load_templates, templates_location
 from notifier.settings import Settings
 from notifier.store.engine import Database
 from notifier.store.outage import describe
-from notifier.web import ack_pages, api, drills_api, inbound_sms, reports_api
+from notifier.web import (
+    ack_pages,
+    api,
+    audit_api,
+    drills_api,
+    inbound_sms,
+    reports_api,
+    stations_api,
+)
 from notifier.web.bounded_body import BodyLimit
 from notifier.web.errors import EXCEPTION_HANDLERS
 from notifier.web.failures import LogFailures
@@ -53,6 +61,8 @@ def create_app(
         *api.ROUTES,
         *reports_api.ROUTES,
         *drills_api.ROUTES,
+        *stations_api.ROUTES,
+        *audit_api.ROUTES,
     ]
     limits = Middleware(
         BodyLimit,

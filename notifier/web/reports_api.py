@@ -13,7 +13,7 @@ from notifier.report_output import RenderedReport, ReportFormat, render
 from notifier.reports import alert_report as figures
 from notifier.store import alerts
 from notifier.store.engine import Database
-from notifier.store.report_data import failed_messages, recipient_facts
+from notifier.store.report_data import failed_messages, message_costs, recipient_facts
 from notifier.web.api import _alert_id, _principal
 
 API_FORMATS = (ReportFormat.JSON, ReportFormat.CSV, ReportFormat.HTML, ReportFormat.PNG)
@@ -33,9 +33,10 @@ async def alert_report(request: Request) -> Response:
         assert alert.id is not None
         recipients = await recipient_facts(session, alert.id)
         failed = await failed_messages(session, alert.id)
+        costs = await message_costs(session, alert.id, request.app.state.settings.costs.currency)
 
     def figures_and_render() -> RenderedReport:
-        report = figures(alert.created_at, recipients, failed)
+        report = figures(alert.created_at, recipients, failed, costs)
         return render(alert, report, format_)
 
     rendered = await asyncio.to_thread(figures_and_render)

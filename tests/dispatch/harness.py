@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,8 +33,11 @@ AUTH_TOKEN = "test-auth-token"
 ADMIN = Principal("officer-on-duty", Role.ADMIN)
 
 
-def fan_out_settings(smtp_port: int, twilio_url: str, **dispatch: str) -> Settings:
-    """Settings pointing both channels at the fakes, with fast retries for tests."""
+def fan_out_settings(
+    smtp_port: int, twilio_url: str, *, more: Mapping[str, str] | None = None, **dispatch: str
+) -> Settings:
+    """Settings pointing both channels at the fakes, with fast retries for tests; `more`
+    variables (NOTIFIER_…) added."""
     env = {
         "NOTIFIER_SECURITY__SECRET_KEY": "test-secret-key-0123456789",
         "NOTIFIER_EMAIL__HOST": "127.0.0.1",
@@ -56,6 +59,7 @@ def fan_out_settings(smtp_port: int, twilio_url: str, **dispatch: str) -> Settin
         "NOTIFIER_DISPATCH__LEASE_SECONDS": "10",
     }
     env.update({f"NOTIFIER_DISPATCH__{key.upper()}": value for key, value in dispatch.items()})
+    env.update(more or {})
     return load_settings(None, env)
 
 
@@ -92,12 +96,14 @@ class FanOut:
 
 
 @asynccontextmanager
-async def running_fan_out(database: Database, **dispatch: str) -> AsyncIterator[FanOut]:
+async def running_fan_out(
+    database: Database, *, more: Mapping[str, str] | None = None, **dispatch: str
+) -> AsyncIterator[FanOut]:
     """Fakes on loopback, the real channels, and a dispatcher running until the block ends."""
     async with AsyncExitStack() as stack:
         smtp = await stack.enter_async_context(FakeSmtpServer())
         twilio = await stack.enter_async_context(FakeTwilioServer(ACCOUNT_SID, AUTH_TOKEN))
-        settings = fan_out_settings(smtp.port, twilio.base_url, **dispatch)
+        settings = fan_out_settings(smtp.port, twilio.base_url, more=more, **dispatch)
         email = await stack.enter_async_context(SmtpEmailChannel(settings.email))
         sms = await stack.enter_async_context(
             TwilioSmsChannel(
