@@ -166,3 +166,20 @@ async def test_one_replica_holds_the_lock_and_another_takes_it_when_it_dies(
         finally:
             await first.close()
             await second.close()
+
+
+@pytest.mark.postgres
+async def test_installations_in_schemas_of_their_own_have_a_lock_each(postgres_url: str) -> None:
+    """The lock is named after the schema: two schemas of one database each get theirs."""
+    async with (
+        throwaway_schema(postgres_url, "lock_one") as one,
+        throwaway_schema(postgres_url, "lock_two") as two,
+    ):
+        first, second = AdvisoryLock(one, "replica-a"), AdvisoryLock(two, "replica-b")
+        try:
+            assert await first.acquire()
+            assert await second.acquire()
+            assert not await AdvisoryLock(one, "replica-c").acquire()
+        finally:
+            await first.close()
+            await second.close()

@@ -1,10 +1,13 @@
 """Which replica runs the drill scheduler: a PostgreSQL advisory lock on a connection of its own.
 
-The lock is a session lock (`pg_try_advisory_lock`) taken on a connection opened for it alone,
-outside the pool, so nothing else ever runs on it or hands it back. The server releases the lock
-the moment that connection ends: when the holder stops, or dies without a word (SIGKILL, a
-machine lost), its socket closes and the replicas that keep trying take it within their next
-try. The connection is named `notifier drill scheduler WORKER` in `pg_stat_activity`, so an
+The lock is a session lock (`pg_try_advisory_lock`) on a connection taken from the pool and
+kept for it alone while held, so nothing else runs on it; it is closed, never handed back to
+the pool, when the lock is let go. The server releases the lock the moment that connection
+ends: when the holder stops, or dies without a word (SIGKILL, a machine lost), its socket
+closes and the replicas that keep trying take it within their next try. The lock is named
+after the schema the notifier's tables are in, so installations sharing a database in
+schemas of their own have a scheduler each. The connection is named
+`notifier drill scheduler WORKER` in `pg_stat_activity` while it holds the lock, so an
 operator (or a test) can see which replica holds it.
 
 On SQLite there is one daemon per database file: the lock is always granted. Were two daemons
@@ -16,12 +19,12 @@ from __future__ import annotations
 import contextlib
 from typing import Protocol
 
-from sqlalchemy import NullPool, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from notifier.store.engine import Database, create_engine, is_sqlite
+from notifier.store.engine import Database, is_sqlite
 
-SCHEDULER_LOCK_KEY = 0x6E6F_7469_6672_6472  # "notifdr": the drill scheduler's lock, any database
+SCHEDULER_LOCK_CLASS = 0x6E6F_7469  # "noti": the drill scheduler's lock; its key the schema's hash
 APPLICATION_NAME = "notifier drill scheduler"
 
 
@@ -65,8 +68,7 @@ class AdvisoryLock:
     """PostgreSQL: `pg_try_advisory_lock` on a dedicated connection."""
 
     def __init__(self, database: Database, worker: str) -> None:
-        url = database.engine.url.render_as_string(hide_password=False)
-        self._engine: AsyncEngine = create_engine(url, poolclass=NullPool, pool_pre_ping=False)
+        self._engine: AsyncEngine = database.engine
         self._name = f"{APPLICATION_NAME} {worker}"[:63]
         self._connection: AsyncConnection | None = None
 
@@ -75,18 +77,21 @@ class AdvisoryLock:
             return True
         connection = await self._engine.connect()
         try:
-            await connection.execute(
-                text("SELECT set_config('application_name', :name, false)"), {"name": self._name}
-            )
             taken = await connection.scalar(
-                text("SELECT pg_try_advisory_lock(:key)"), {"key": SCHEDULER_LOCK_KEY}
+                text("SELECT pg_try_advisory_lock(:class, hashtext(current_schema()))"),
+                {"class": SCHEDULER_LOCK_CLASS},
             )
+            if taken:
+                await connection.execute(
+                    text("SELECT set_config('application_name', :name, false)"),
+                    {"name": self._name},
+                )
             await connection.commit()
         except BaseException:
             await _close_quietly(connection)
             raise
         if not taken:
-            await _close_quietly(connection)
+            await connection.close()  # back to the pool: it holds nothing
             return False
         self._connection = connection
         return True
@@ -106,19 +111,18 @@ class AdvisoryLock:
     async def release(self) -> None:
         connection, self._connection = self._connection, None
         if connection is not None:
-            await _close_quietly(connection)  # ending the session releases its locks
+            await _close_quietly(connection)
 
     async def close(self) -> None:
         await self.release()
-        await self._engine.dispose()
 
 
 async def _close_quietly(connection: AsyncConnection) -> None:
-    try:
+    """End the connection's session (and with it its locks): closed, not put back in the pool."""
+    with contextlib.suppress(Exception):  # a broken connection: its locks are gone already
+        await connection.invalidate()
+    with contextlib.suppress(Exception):
         await connection.close()
-    except Exception:  # a broken connection: the server has let its locks go already
-        with contextlib.suppress(Exception):
-            await connection.invalidate()
 
 
 def scheduler_lock(database: Database, worker: str) -> SchedulerLock:
