@@ -1,5 +1,7 @@
 """`notifier alert send | status | cancel | close`: raise, follow, stop and close an alert.
 
+`send --preview` shows what raising would send (`notifier.alert_preview`) and writes nothing.
+
 Requests go through the API's validation (`parse_alert_request`) and are written straight to the
 database, so `send` works whether or not the daemon runs: the daemon dispatches what is written.
 The JSON printed is the API's. Following an alert reads its counts from the database about twice
@@ -20,10 +22,12 @@ from rich.console import Console
 
 from notifier.access import Principal
 from notifier.alert_json import accepted_body, alert_detail, alert_row
+from notifier.alert_preview import preview_alert, preview_json, preview_lines
 from notifier.alert_request import AlertRequest, parse_alert_request
 from notifier.alert_watch import STATES, Snapshot, rates_of, read_snapshot, status_lines, watch
 from notifier.domain import ResponseKind
 from notifier.errors import FieldError, InputError
+from notifier.messages import load_templates, templates_location
 from notifier.report_text import alert_table, fallback_text
 from notifier.settings import Settings
 from notifier.store import alert_views, alerts, schema
@@ -45,6 +49,8 @@ OPTION_OF_FIELD = {
 async def send(args: argparse.Namespace, settings: Settings, principal: Principal) -> int:
     """Raise an alert; print its id, code and audience (or the API's 202 body); maybe follow it."""
     request = _request(args)
+    if getattr(args, "preview", False):
+        return await _preview(request, args, settings, principal)
     async with Database.open(settings.database.url) as database:
         await schema.require_current(database)
         async with database.session() as session:
@@ -78,6 +84,24 @@ async def send(args: argparse.Namespace, settings: Settings, principal: Principa
         final = await watch(database, alert.id, principal, settings, Console(stderr=args.json))
     if not args.json and not final.dispatching:
         _print_lines(status_lines(final, rates_of(settings)))
+    return 0
+
+
+async def _preview(
+    request: AlertRequest, args: argparse.Namespace, settings: Settings, principal: Principal
+) -> int:
+    """Print what raising the alert would send, to whom, at what cost; write nothing."""
+    templates = load_templates(templates_location(settings.messages.templates_dir))
+    async with Database.open(settings.database.url) as database:
+        await schema.require_current(database)
+        async with database.session(read_only=True) as session:
+            with _options_named():
+                found = await preview_alert(session, request, principal, settings, templates)
+    if args.json:
+        print(json.dumps(preview_json(found), ensure_ascii=False, indent=2))
+    else:
+        rates = (settings.sms.rate_per_second, settings.email.rate_per_second)
+        _print_lines(preview_lines(found, *rates))
     return 0
 
 

@@ -229,6 +229,11 @@ def _add_alert_commands(
     command.add_argument(
         "--wait", action="store_true", help="show progress until every delivery is settled"
     )
+    command.add_argument(
+        "--preview",
+        action="store_true",
+        help="show who would get what, the cost and the time; send nothing",
+    )
     command.add_argument("--json", action="store_true", help="print the API's JSON")
     command.set_defaults(handler=run_alert_send)
 

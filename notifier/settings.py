@@ -177,6 +177,10 @@ class CostsSettings(Section):
         return known
 
 
+class ConsoleSettings(Section):
+    session_minutes: int = Field(default=480, ge=5, le=10_080)
+
+
 class LoggingSettings(Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["auto", "json", "console"] = "auto"
@@ -197,6 +201,7 @@ class Settings(Section):
     drills: DrillsSettings = DrillsSettings()
     readiness: ReadinessSettings = ReadinessSettings()
     costs: CostsSettings = CostsSettings()
+    console: ConsoleSettings = ConsoleSettings()
     logging: LoggingSettings = LoggingSettings()
 
 

@@ -41,14 +41,7 @@ async def create_alert(session: AsyncSession, request: AlertRequest, principal: 
     refused as unknown, like one who does not exist, and groups are looked for within the
     stations named. Nothing is learnt of the people of other stations.
     """
-    await _check_stations(session, request.stations)
-    people_stations = await _stations_of_people(
-        session, request.people, principal.scope_of(Action.SEND)
-    )
-    scope = sorted(set(request.stations) | people_stations)
-    if not principal.allows(Action.SEND, scope):
-        raise ForbiddenError(f"{principal.name} may not alert {', '.join(scope)}")
-    await _check_groups(session, request.groups, request.stations)
+    scope = await check_request(session, request, principal)
     alert = Alert(
         code=await _unused_code(session),
         kind=request.kind.value,
@@ -228,6 +221,26 @@ async def _cancel_queued(session: AsyncSession, alert_ids: Collection[int]) -> N
             )
             .values(status=DeliveryStatus.CANCELLED.value)
         )
+
+
+async def check_request(
+    session: AsyncSession, request: AlertRequest, principal: Principal
+) -> list[str]:
+    """The stations the request concerns, once checked against the roster and the caller's
+    scope; writes nothing. Raising and previewing an alert both check with it.
+
+    Unknown stations, groups and people (and people of stations the caller may not alert)
+    raise FieldError; a scope outside the caller's raises ForbiddenError.
+    """
+    await _check_stations(session, request.stations)
+    people_stations = await _stations_of_people(
+        session, request.people, principal.scope_of(Action.SEND)
+    )
+    scope = sorted(set(request.stations) | people_stations)
+    if not principal.allows(Action.SEND, scope):
+        raise ForbiddenError(f"{principal.name} may not alert {', '.join(scope)}")
+    await _check_groups(session, request.groups, request.stations)
+    return scope
 
 
 async def _check_stations(session: AsyncSession, stations: Sequence[str]) -> None:

@@ -80,7 +80,7 @@ def materialise(
     if alert.materialise_cursor == 0:
         batch_size = min(batch_size, FIRST_BATCH)
     wanted = {Channel(name) for name in alert.channels}
-    reach = _Reach(wanted)
+    reach = Reach(wanted)
     audience = and_(PERSON.c.id > alert.materialise_cursor, audience_condition(alert.audience))
     batch = (
         select(PERSON.c.id, PERSON.c.active, reach.skipped.label("skipped"), reach.any.label("any"))
@@ -158,7 +158,7 @@ def materialise(
     return Materialised(recipients, deliveries, finished)
 
 
-class _Reach:
+class Reach:
     """The SQL conditions saying which channels reach a person, for the channels wanted."""
 
     def __init__(self, wanted: set[Channel]) -> None:
@@ -185,7 +185,7 @@ def fallback_condition(wanted: set[Channel], channel: Channel) -> ColumnElement[
     because none of the chosen channels reaches them (the rule in the module docstring)."""
     if channel in wanted:
         return false()
-    return _Reach(wanted).chosen(channel)
+    return Reach(wanted).chosen(channel)
 
 
 def audience_condition(audience: Mapping[str, list[str]]) -> ColumnElement[bool]:

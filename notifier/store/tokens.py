@@ -98,6 +98,11 @@ async def create_token(
 
 async def find_token(session: AsyncSession, token: str) -> KnownToken | None:
     """The valid token presented, or None if it is unknown or revoked. Reads only."""
+    return await find_token_by_digest(session, token_digest(token))
+
+
+async def find_token_by_digest(session: AsyncSession, digest: str) -> KnownToken | None:
+    """The valid token stored under `digest`, or None if it is unknown or revoked. Reads only."""
     query = select(
         col(ApiToken.id),
         col(ApiToken.name),
@@ -105,7 +110,7 @@ async def find_token(session: AsyncSession, token: str) -> KnownToken | None:
         col(ApiToken.stations),
         col(ApiToken.last_used_at),
         col(ApiToken.revoked_at),
-    ).where(col(ApiToken.token_hash) == token_digest(token))
+    ).where(col(ApiToken.token_hash) == digest)
     row = (await session.execute(query)).first()
     if row is None or row.revoked_at is not None:
         return None

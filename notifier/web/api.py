@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from notifier import sources
-from notifier.access import Action, Principal
+from notifier.access import Action, Principal, token_digest
 from notifier.alert_json import accepted_body, alert_detail, alert_header, alert_row
 from notifier.alert_request import STATION_CODE, parse_alert_request
 from notifier.domain import ResponseKind
 from notifier.errors import FieldError, ForbiddenError, NotFoundError
-from notifier.store import alert_views, alerts, tokens
+from notifier.store import alert_views, alerts
 from notifier.store.engine import Database
 from notifier.web.errors import UnauthorizedError
+from notifier.web.principals import principal_by_digest
 
 _ID_DIGITS = len(str(alerts.LARGEST_ID))
 LIST_LIMIT = 1000
@@ -147,20 +146,10 @@ async def _principal(request: Request) -> Principal:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise UnauthorizedError("send the API token as `Authorization: Bearer TOKEN`")
-    # Looked up on every request, never cached: a revoked token fails at once on every replica.
-    database = _database(request)
-    async with database.session(read_only=True) as session:
-        found = await tokens.find_token(session, token.strip())
-    if found is None:
+    principal = await principal_by_digest(request, token_digest(token.strip()))
+    if principal is None:
         raise UnauthorizedError("the API token is not valid")
-    now = request.app.state.clock.now()
-    if found.use_is_due(now):  # a write at most once a minute per token
-        async with database.session() as session:
-            await tokens.record_use(session, found.id, now)
-    # The client's address as the server saw it; a reverse proxy on this host may name the
-    # client in X-Forwarded-For, which uvicorn takes from 127.0.0.1 and ::1 only.
-    client = request.client.host if request.client is not None else None
-    return replace(found.principal, source=sources.api_client(client))
+    return principal
 
 
 async def _json_body(request: Request) -> object:

@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from notifier.channel_health import ChannelHealth
 from notifier.clock import Clock, SystemClock
+from notifier.console import pages as console
 from notifier.messages import Templates, load_templates, templates_location
 from notifier.settings import Settings
 from notifier.store.engine import Database
@@ -25,6 +26,8 @@ from notifier.web import (
     audit_api,
     drills_api,
     inbound_sms,
+    openapi,
+    preview_api,
     reports_api,
     stations_api,
 )
@@ -58,11 +61,14 @@ def create_app(
         Route("/webhooks/twilio/status", twilio_status, methods=["POST"]),
         *inbound_sms.ROUTES,
         *ack_pages.ROUTES,
+        *preview_api.ROUTES,
         *api.ROUTES,
         *reports_api.ROUTES,
         *drills_api.ROUTES,
         *stations_api.ROUTES,
         *audit_api.ROUTES,
+        *openapi.ROUTES,
+        *console.ROUTES,
     ]
     limits = Middleware(
         BodyLimit,

@@ -36,6 +36,10 @@ async def audit_log(request: Request) -> Response:
     raw_since = query.get("since") or None
     since = None if raw_since is None else parse_since(raw_since)
     database = _database(request)
+    # Checked in either format: a CSV export does not page, but a bad page is still refused.
+    limit = _bounded_int(query.get("limit"), "limit", 100, 1, PAGE_LIMIT)
+    after_id = query.get("after") or None
+    entry_id = None if after_id is None else _bounded_int(after_id, "after", 0, 1, LARGEST_ID)
     if _format(query.get("format")) == "csv":
         name = "audit.csv" if raw_since is None else f"audit-since-{raw_since}.csv"
         return StreamingResponse(
@@ -43,12 +47,9 @@ async def audit_log(request: Request) -> Response:
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
-    limit = _bounded_int(query.get("limit"), "limit", 100, 1, PAGE_LIMIT)
-    after_id = query.get("after")
     async with database.session(read_only=True) as session:
         after = None
-        if after_id is not None and after_id != "":
-            entry_id = _bounded_int(after_id, "after", 0, 1, LARGEST_ID)
+        if entry_id is not None:
             after = await audit.position_of(session, entry_id)
             if after is None:
                 raise FieldError("after", f"no audit entry has id {entry_id}")
