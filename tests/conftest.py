@@ -14,8 +14,8 @@ import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from notifier.store import schema
 from notifier.store.engine import Database
+from tests import migrated
 from tests.postgres import throwaway_schema
 
 POSTGRES_URL = os.environ.get(
@@ -86,11 +86,38 @@ async def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Asyn
         yield database
 
 
-@pytest.fixture
-async def database(empty_database: Database) -> Database:
-    """A database migrated to the newest schema."""
-    await schema.upgrade(empty_database)
-    return empty_database
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to the newest schema, once per session, for tests to copy."""
+    path = tmp_path_factory.mktemp("template") / "notifier.db"
+    with ThreadPoolExecutor(max_workers=1) as pool:  # maybe asked for in a running loop
+        pool.submit(asyncio.run, migrated.migrate_sqlite_file(path)).result()
+    return path
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres(postgres_url: str) -> Iterator[str]:
+    """A PostgreSQL database migrated to the newest schema, once per session, to copy."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        name = pool.submit(asyncio.run, migrated.create_postgres_template(postgres_url)).result()
+    yield name
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, migrated.drop_postgres_database(postgres_url, name)).result()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    """A database at the newest schema: a copy of one the migrations built for the session."""
+    if request.param == "sqlite":
+        path = tmp_path / "notifier.db"
+        migrated.copy_sqlite_file(request.getfixturevalue("migrated_sqlite"), path)
+        async with Database.open(f"sqlite+aiosqlite:///{path}") as database:
+            yield database
+        return
+    url = request.getfixturevalue("postgres_url")
+    template = request.getfixturevalue("migrated_postgres")
+    async with migrated.copied_postgres_database(url, template) as database:
+        yield database
 
 
 @pytest.fixture
