@@ -136,12 +136,9 @@ async def confirm_page(request: Request) -> Response:
 
 async def confirm(request: Request) -> Response:
     """POST /alerts/{id}/cancel|close: CSRF first, then the store's cancel or close; 303 back."""
-    user = await signed_in(request)
-    if user is None:
-        return responding.to_login(request)
-    refused = await responding.csrf_refusal(request, user)
-    if refused is not None:
-        return refused
+    user = await responding.form_poster(request)
+    if isinstance(user, Response):
+        return user
     step = _step(request)
     context = responding.user_context(user)
     try:

@@ -55,12 +55,9 @@ async def _listing(
 
 async def run_now(request: Request) -> Response:
     """POST /drills/{name}/run: raise the drill's alert now; 303 to that alert's page."""
-    user = await signed_in(request)
-    if user is None:
-        return responding.to_login(request)
-    refused = await responding.csrf_refusal(request, user)
-    if refused is not None:
-        return refused
+    user = await responding.form_poster(request)
+    if isinstance(user, Response):
+        return user
     name = _name(request)
     templates: Templates = request.app.state.templates
     try:
@@ -87,12 +84,9 @@ async def resume(request: Request) -> Response:
 
 
 async def _set_paused(request: Request, *, paused: bool) -> Response:
-    user = await signed_in(request)
-    if user is None:
-        return responding.to_login(request)
-    refused = await responding.csrf_refusal(request, user)
-    if refused is not None:
-        return refused
+    user = await responding.form_poster(request)
+    if isinstance(user, Response):
+        return user
     name = _name(request)
     now = request.app.state.clock.now()
     try:

@@ -26,7 +26,7 @@ from notifier.console import (
     station_pages,
 )
 from notifier.console.languages import LANGUAGES
-from notifier.console.responding import LANGUAGE_COOKIE, csrf_refusal, render, to_login
+from notifier.console.responding import LANGUAGE_COOKIE, form_poster, render, to_login
 from notifier.console.signin import (
     secret_key,
     set_session_cookie,
@@ -71,12 +71,9 @@ async def login(request: Request) -> Response:
 
 async def logout(request: Request) -> Response:
     """POST /logout: the session is forgotten; back to the sign-in form."""
-    user = await signed_in(request)
-    if user is None:
-        return to_login(request)
-    refused = await csrf_refusal(request, user)
-    if refused is not None:
-        return refused
+    user = await form_poster(request)
+    if isinstance(user, Response):
+        return user
     return to_login(request)
 
 

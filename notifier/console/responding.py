@@ -16,7 +16,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from notifier.console import sessions
 from notifier.console.languages import pick_language
 from notifier.console.rendering import Pages
-from notifier.console.signin import SignedIn, clear_session_cookie
+from notifier.console.signin import SignedIn, clear_session_cookie, signed_in
 from notifier.errors import InputError
 from notifier.store.engine import Database
 from notifier.web.forms import read_form
@@ -74,6 +74,16 @@ def to_login(request: Request) -> RedirectResponse:
     if request.cookies.get(sessions.COOKIE):
         clear_session_cookie(request, response)
     return response
+
+
+async def form_poster(request: Request) -> SignedIn | Response:
+    """Who posted this form, signed in and with the session's CSRF value; else the answer to
+    give (the sign-in redirect, or the 403 refusal)."""
+    user = await signed_in(request)
+    if user is None:
+        return to_login(request)
+    refused = await csrf_refusal(request, user)
+    return user if refused is None else refused
 
 
 async def csrf_refusal(request: Request, user: SignedIn) -> Response | None:
