@@ -9,6 +9,7 @@ from typing import TypeVar
 
 from notifier.domain import AlertKind, Channel, Language, Severity
 from notifier.errors import FieldError
+from notifier.translatable import N_
 
 _E = TypeVar("_E", Severity, AlertKind)
 MAX_TITLE = 200
@@ -64,23 +65,23 @@ def parse_alert_request(payload: object) -> AlertRequest:
     )
     for code in request.stations:
         if not STATION_CODE.fullmatch(code):
-            raise FieldError("stations", f"{code!r} is not a station code")
+            raise FieldError("stations", N_("%(code)s is not a station code", code=repr(code)))
     if not request.stations and not request.people:
-        raise FieldError("stations", "name at least one station (or person)")
+        raise FieldError("stations", N_("name at least one station (or person)"))
     if request.groups and not request.stations:
-        raise FieldError("groups", "groups select people within the stations named")
+        raise FieldError("groups", N_("groups select people within the stations named"))
     return request
 
 
 def _text(payload: Mapping[str, object], field: str, limit: int, *, single_line: bool) -> str:
     value = payload.get(field)
     if not isinstance(value, str) or not value.strip():
-        raise FieldError(field, "required text")
+        raise FieldError(field, N_("required text"))
     value = _storable(field, value.strip())
     if single_line:
         value = " ".join(value.split())
     if len(value) > limit:
-        raise FieldError(field, f"longer than {limit} characters")
+        raise FieldError(field, N_("longer than %(limit)s characters", limit=limit))
     return value
 
 
@@ -90,11 +91,13 @@ def _choice(payload: Mapping[str, object], field: str, enum: type[_E], default: 
         return default
     allowed = ", ".join(member.value for member in enum)
     if not isinstance(value, str):
-        raise FieldError(field, f"expected one of {allowed}")
+        raise FieldError(field, N_("expected one of %(allowed)s", allowed=allowed))
     try:
         return enum(value.lower())
     except ValueError:
-        raise FieldError(field, f"{value!r} is not one of {allowed}") from None
+        raise FieldError(
+            field, N_("%(value)s is not one of %(allowed)s", value=repr(value), allowed=allowed)
+        ) from None
 
 
 def _names(payload: Mapping[str, object], field: str) -> list[str]:
@@ -102,11 +105,11 @@ def _names(payload: Mapping[str, object], field: str) -> list[str]:
     if isinstance(value, str):
         value = [part for part in value.split(",") if part.strip()]
     if not isinstance(value, Sequence) or not all(isinstance(item, str) for item in value):
-        raise FieldError(field, "expected a list of names")
+        raise FieldError(field, N_("expected a list of names"))
     names = dict.fromkeys(_storable(field, item.strip()) for item in value)  # once each, in order
     names.pop("", None)
     if len(names) > MAX_NAMES:
-        raise FieldError(field, f"more than {MAX_NAMES} names")
+        raise FieldError(field, N_("more than %(limit)s names", limit=MAX_NAMES))
     return list(names)
 
 
@@ -115,11 +118,13 @@ def _channels(payload: Mapping[str, object]) -> tuple[Channel, ...]:
         return (Channel.SMS, Channel.EMAIL)
     names = _names(payload, "channels")
     if not names:
-        raise FieldError("channels", "name at least one of sms, email")
+        raise FieldError("channels", N_("name at least one of sms, email"))
     try:
         return tuple(Channel(name.lower()) for name in names)
     except ValueError:
-        raise FieldError("channels", f"expected sms and/or email, got {names}") from None
+        raise FieldError(
+            "channels", N_("expected sms and/or email, got %(names)s", names=str(names))
+        ) from None
 
 
 def _messages(payload: Mapping[str, object]) -> dict[str, str] | None:
@@ -127,14 +132,21 @@ def _messages(payload: Mapping[str, object]) -> dict[str, str] | None:
     if value is None:
         return None
     if not isinstance(value, Mapping):
-        raise FieldError("messages", "expected an object of language code to text")
+        raise FieldError("messages", N_("expected an object of language code to text"))
     texts: dict[str, str] = {}
     for language, text in value.items():
         if language not in {member.value for member in Language}:
-            raise FieldError("messages", f"unknown language {language!r}")
+            raise FieldError(
+                "messages", N_("unknown language %(language)s", language=repr(language))
+            )
         if not isinstance(text, str) or not text.strip() or len(text) > MAX_MESSAGE:
             raise FieldError(
-                "messages", f"{language}: expected text of 1 to {MAX_MESSAGE} characters"
+                "messages",
+                N_(
+                    "%(language)s: expected text of 1 to %(limit)s characters",
+                    language=language,
+                    limit=MAX_MESSAGE,
+                ),
             )
         texts[language] = _storable("messages", text.strip())
     return texts
@@ -143,5 +155,5 @@ def _messages(payload: Mapping[str, object]) -> dict[str, str] | None:
 def _storable(field: str, text: str) -> str:
     """`text`, unless it holds a NUL character, which no database column takes (PostgreSQL)."""
     if "\x00" in text:
-        raise FieldError(field, "text must not contain the NUL character (\\u0000)")
+        raise FieldError(field, N_("text must not contain the NUL character (\\u0000)"))
     return text

@@ -28,6 +28,7 @@ from notifier.dispatch.escalator import Escalator
 from notifier.dispatch.rendering import MessageFactory
 from notifier.drill_scheduler import DrillScheduler
 from notifier.errors import ConfigError
+from notifier.inbound.answer_intake import AnswerIntake
 from notifier.inbound.email_answers import inbound_listener
 from notifier.inbound.smtp_listener import MAX_SESSIONS
 from notifier.messages import Templates, load_templates, templates_location
@@ -127,6 +128,7 @@ class Daemon:
             observe=metrics.observe,
             health=health,
         )
+        answers = AnswerIntake(database, templates, self.clock)
         app = create_app(
             database,
             settings,
@@ -135,6 +137,7 @@ class Daemon:
             metrics=metrics,
             templates=templates,
             channel_health=health,
+            answers=answers,
         )
         http = settings.http
         config = uvicorn.Config(
@@ -155,7 +158,8 @@ class Daemon:
         async with contextlib.AsyncExitStack() as stack:
             stack.callback(listening.close)
             if settings.email.inbound.enabled:
-                await stack.enter_async_context(inbound_listener(database, settings, self.clock))
+                listener = inbound_listener(database, settings, self.clock, answers)
+                await stack.enter_async_context(listener)
             await self._run_loops(
                 server,
                 listening,

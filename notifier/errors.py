@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from notifier.translatable import Translatable
+
 
 class NotifierError(Exception):
     """Base of every error the notifier raises on purpose."""
@@ -36,12 +38,17 @@ class InputError(NotifierError):
 
 
 class FieldError(InputError):
-    """One field of a request is invalid; `field` names it for the API's error body."""
+    """One field of a request is invalid; `field` names it for the API's error body.
 
-    def __init__(self, field: str, message: str) -> None:
+    `reason` is the English the API and the command line give; `wording`, when the reason
+    was given as a `Translatable`, is what the console shows in its reader's language.
+    """
+
+    def __init__(self, field: str, message: str | Translatable) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
-        self.reason = message
+        self.reason = str(message)
+        self.wording = message if isinstance(message, Translatable) else None
 
 
 class ForbiddenError(NotifierError):

@@ -16,6 +16,7 @@ from datetime import datetime
 from itertools import pairwise
 
 from notifier.settings import ReadinessSettings
+from notifier.translatable import N_, Translatable
 
 TOP_LEVEL = 5
 
@@ -97,12 +98,21 @@ class MonthCost:
 
 @dataclass(frozen=True, slots=True)
 class Criterion:
-    """One criterion of one level: met or not, with its figure and threshold in words."""
+    """One criterion of one level: met or not, with its figure and threshold in words.
+
+    `text` is the English the API, the command line and the reports give; the console shows
+    `wording` in its reader's language.
+    """
 
     level: int
     key: str
     met: bool
-    text: str
+    wording: Translatable
+
+    @property
+    def text(self) -> str:
+        """The criterion in English."""
+        return str(self.wording)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +183,11 @@ def percent(part: int, whole: int) -> float:
 
 def _level_1(facts: StationFacts, settings: ReadinessSettings) -> list[Criterion]:
     count = len(facts.drill_times)
-    text = f"{count} drill(s) run in the last {settings.window_months} months, needs ≥ 1"
+    text = N_(
+        "%(count)s drill(s) run in the last %(months)s months, needs ≥ 1",
+        count=count,
+        months=settings.window_months,
+    )
     return [Criterion(1, "drill_run", count >= 1, text)]
 
 
@@ -189,28 +203,43 @@ def _level_2(
             2,
             "schedule",
             facts.schedules >= 1,
-            f"{facts.schedules} drill schedule(s) not paused, needs ≥ 1",
+            N_("%(count)s drill schedule(s) not paused, needs ≥ 1", count=facts.schedules),
         ),
         Criterion(
             2,
             "quarterly",
             gap <= settings.quarterly_gap_days,
-            f"longest stretch without a drill {number(gap)} days, "
-            f"needs ≤ {settings.quarterly_gap_days}",
+            N_(
+                "longest stretch without a drill %(days)s days, needs ≤ %(limit)s",
+                days=number(gap),
+                limit=settings.quarterly_gap_days,
+            ),
         ),
         Criterion(
             2,
             "reachable_sms",
             sms >= needed,
-            f"{number(sms)} % of the roster ({roster.sms} of {roster.people}) reachable by SMS, "
-            f"needs ≥ {number(needed)} %",
+            N_(
+                "%(percent)s %% of the roster (%(count)s of %(people)s) reachable by SMS, "
+                "needs ≥ %(needed)s %%",
+                percent=number(sms),
+                count=roster.sms,
+                people=roster.people,
+                needed=number(needed),
+            ),
         ),
         Criterion(
             2,
             "reachable_email",
             email >= needed,
-            f"{number(email)} % of the roster ({roster.email} of {roster.people}) reachable by "
-            f"e-mail, needs ≥ {number(needed)} %",
+            N_(
+                "%(percent)s %% of the roster (%(count)s of %(people)s) reachable by e-mail, "
+                "needs ≥ %(needed)s %%",
+                percent=number(email),
+                count=roster.email,
+                people=roster.people,
+                needed=number(needed),
+            ),
         ),
     ]
 
@@ -227,16 +256,24 @@ def _level_3(
             3,
             "monthly",
             missed <= settings.monthly_missed_max,
-            f"{empty} of the last {settings.window_months} months without a drill, "
-            f"{facts.missed_firings} missed firing(s) recorded, "
-            f"needs ≤ {settings.monthly_missed_max} missed",
+            N_(
+                "%(empty)s of the last %(months)s months without a drill, "
+                "%(missed)s missed firing(s) recorded, needs ≤ %(limit)s missed",
+                empty=empty,
+                months=settings.window_months,
+                missed=facts.missed_firings,
+                limit=settings.monthly_missed_max,
+            ),
         ),
         Criterion(
             3,
             "focal_point",
             facts.focal_points >= 1,
-            f"{facts.focal_points} focal point(s) named (group {facts.focal_point_group}), "
-            "needs ≥ 1",
+            N_(
+                "%(count)s focal point(s) named (group %(group)s), needs ≥ 1",
+                count=facts.focal_points,
+                group=facts.focal_point_group,
+            ),
         ),
         _last_percent(3, "last_drill_acknowledged", last, needed),
     ]
@@ -249,22 +286,28 @@ def _level_4(facts: StationFacts, settings: ReadinessSettings) -> list[Criterion
     limit = settings.advanced_p90_minutes
     if last is None:
         p90 = Criterion(
-            4, "last_drill_p90", False, f"no drill run, needs p90 ≤ {number(limit)} min"
+            4,
+            "last_drill_p90",
+            False,
+            N_("no drill run, needs p90 ≤ %(limit)s min", limit=number(limit)),
         )
     elif last.p90 is None:
         p90 = Criterion(
             4,
             "last_drill_p90",
             False,
-            f"last drill: nobody answered, needs p90 ≤ {number(limit)} min",
+            N_("last drill: nobody answered, needs p90 ≤ %(limit)s min", limit=number(limit)),
         )
     else:
         p90 = Criterion(
             4,
             "last_drill_p90",
             last.p90 <= limit * 60,
-            f"last drill p90 time to acknowledge {number(last.p90 / 60)} min, "
-            f"needs ≤ {number(limit)} min",
+            N_(
+                "last drill p90 time to acknowledge %(minutes)s min, needs ≤ %(limit)s min",
+                minutes=number(last.p90 / 60),
+                limit=number(limit),
+            ),
         )
     answers, listed = facts.help_answers, facts.help_listed
     return [
@@ -274,15 +317,25 @@ def _level_4(facts: StationFacts, settings: ReadinessSettings) -> list[Criterion
             4,
             "reachable_both",
             both >= settings.reachable_both_percent,
-            f"{number(both)} % of the roster ({roster.both} of {roster.people}) reachable both by "
-            f"SMS and by e-mail, needs ≥ {number(settings.reachable_both_percent)} %",
+            N_(
+                "%(percent)s %% of the roster (%(count)s of %(people)s) reachable both by "
+                "SMS and by e-mail, needs ≥ %(needed)s %%",
+                percent=number(both),
+                count=roster.both,
+                people=roster.people,
+                needed=number(settings.reachable_both_percent),
+            ),
         ),
         Criterion(
             4,
             "help_reached_focal_point",
             listed == answers,
-            f'{listed} of {answers} "help" answer(s) in the drills reached a focal point '
-            "(on a focal points' list sent after the answer), needs all",
+            N_(
+                '%(listed)s of %(answers)s "help" answer(s) in the drills reached a focal point '
+                "(on a focal points' list sent after the answer), needs all",
+                listed=listed,
+                answers=answers,
+            ),
         ),
     ]
 
@@ -292,26 +345,35 @@ def _level_5(facts: StationFacts, settings: ReadinessSettings) -> list[Criterion
     recent = facts.drills[-count:]
     if len(recent) < count or len(facts.drill_times) < count:
         run = len(facts.drill_times)
-        text = f"{run} drill(s) run, needs the last {count} at level 4"
+        text = N_("%(run)s drill(s) run, needs the last %(count)s at level 4", run=run, count=count)
+        compare = N_("%(run)s drill(s) run, needs %(count)s to compare", run=run, count=count)
         return [
             Criterion(5, "sustained", False, text),
-            Criterion(5, "not_falling", False, f"{run} drill(s) run, needs {count} to compare"),
+            Criterion(5, "not_falling", False, compare),
         ]
     failing = [drill for drill in recent if not drill_at_level_4(drill, settings)]
     sustained = Criterion(
         5,
         "sustained",
         not failing,
-        f"{count - len(failing)} of the last {count} drills ≥ "
-        f"{number(settings.advanced_percent)} % acknowledged with p90 ≤ "
-        f'{number(settings.advanced_p90_minutes)} min and every "help" answer on a focal '
-        f"points' list, needs all {count}",
+        N_(
+            "%(met)s of the last %(count)s drills ≥ %(percent)s %% acknowledged with p90 ≤ "
+            '%(minutes)s min and every "help" answer on a focal points\' list, '
+            "needs all %(count)s",
+            met=count - len(failing),
+            count=count,
+            percent=number(settings.advanced_percent),
+            minutes=number(settings.advanced_p90_minutes),
+        ),
     )
     figures = [drill.acknowledged_percent for drill in recent]
     rising = all(later >= earlier for earlier, later in pairwise(figures))
     trend = " → ".join(f"{number(figure)} %" for figure in figures)
     not_falling = Criterion(
-        5, "not_falling", rising, f"last {count} drills acknowledged {trend}, needs no fall"
+        5,
+        "not_falling",
+        rising,
+        N_("last %(count)s drills acknowledged %(trend)s, needs no fall", count=count, trend=trend),
     )
     return [sustained, not_falling]
 
@@ -329,15 +391,24 @@ def drill_at_level_4(drill: DrillFacts, settings: ReadinessSettings) -> bool:
 def _last_percent(level: int, key: str, last: DrillFacts | None, needed: float) -> Criterion:
     if last is None:
         return Criterion(
-            level, key, False, f"no drill run, needs ≥ {number(needed)} % acknowledged"
+            level,
+            key,
+            False,
+            N_("no drill run, needs ≥ %(needed)s %% acknowledged", needed=number(needed)),
         )
     figure = last.acknowledged_percent
     return Criterion(
         level,
         key,
         figure >= needed,
-        f"last drill {number(figure)} % acknowledged ({last.acknowledged} of "
-        f"{last.recipients}), needs ≥ {number(needed)} %",
+        N_(
+            "last drill %(percent)s %% acknowledged (%(acknowledged)s of %(recipients)s), "
+            "needs ≥ %(needed)s %%",
+            percent=number(figure),
+            acknowledged=last.acknowledged,
+            recipients=last.recipients,
+            needed=number(needed),
+        ),
     )
 
 

@@ -119,6 +119,9 @@ _UNSPACED = r"\u2e80-\u9fff\uf900-\ufaff\U00020000-\U0003ffff"
 _TOKEN = re.compile(rf"[^\W_{_UNSPACED}]+")
 """A word of a spaced script: a Chinese (or Japanese) character ends it like a space."""
 _WORD = re.compile(r"[^\W_]+")
+_CHINESE = re.compile(rf"[{_UNSPACED}]+")
+_CHINESE_FILLERS = "我你他她们很都也是了的啊吧呢吗谢"
+"""Characters that say nothing beyond a Chinese answer ("我很好", "谢谢")."""
 _ARABIC_CONJUNCTIONS = ("و", "ف")
 
 
@@ -231,6 +234,22 @@ def parse_reply(text: str) -> Reply:
     folded = _folded(kept)
     codes = (t.upper() for t in _TOKEN.findall(folded) if _is_code(t))
     return Reply(kind=_kind(_plain(folded)), codes=tuple(dict.fromkeys(codes)), text=kept)
+
+
+def says_more(text: str) -> bool:
+    """Whether a reply's text says more than its answer: a word other than "1", "2", an alert
+    code or a word of the safe and help phrases ("trapped in B2" after "2", not "2" alone);
+    in Chinese, a character outside those phrases and a few fillers ("我在地下室", not "我没事")."""
+    plain = _plain(_folded(text[:_MAX_RAW_CHARS]))
+    answer_words = _REPLY_WORDS | {"1", "2"}
+    if any(
+        t not in answer_words and not _is_code(t) for t in map(_unprefixed, _TOKEN.findall(plain))
+    ):
+        return True
+    chinese = "".join(c for c in "".join(_CHINESE.findall(plain)) if c.isalnum())
+    for phrases in (_NOT_SAFE_UNSPACED, _HELP_UNSPACED, _SAFE_UNSPACED):
+        chinese = phrases.sub("", chinese)
+    return bool(chinese.strip(_CHINESE_FILLERS))
 
 
 def carrier_keyword(text: str) -> CarrierKeyword | None:

@@ -179,6 +179,7 @@ class CostsSettings(Section):
 
 class ConsoleSettings(Section):
     session_minutes: int = Field(default=480, ge=5, le=10_080)
+    max_form_bytes: int = Field(default=262_144, ge=16_384, le=4_194_304)
 
 
 class LoggingSettings(Section):

@@ -14,7 +14,7 @@ import pytest
 import structlog
 
 from notifier import ack_tokens
-from notifier.access import new_token
+from notifier.access import TOKEN_PREFIX
 from notifier.logs import configure_logging, mask_email, mask_phone, mask_tokens
 from notifier.settings import LoggingSettings
 
@@ -47,7 +47,8 @@ ADDRESS = "jane.doe@example.org"
 ACK_TOKEN = ack_tokens.issue(
     b"a-test-secret-key-for-tokens", 7, 42, datetime(2030, 1, 1, tzinfo=UTC)
 )
-API_TOKEN = new_token()
+API_TOKEN = TOKEN_PREFIX + "PVjaFyF_Wesb8jZY5CKhUy_rK9x2KCcSskRye0N7G08"
+"""A token of `new_token`'s shape, fixed so that every test worker collects the same ids."""
 LOCAL_VALUE = "value-of-a-local-variable"
 
 

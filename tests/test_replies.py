@@ -18,6 +18,7 @@ from notifier.replies import (
     Reply,
     carrier_keyword,
     parse_reply,
+    says_more,
 )
 
 SAFE, HELP, OTHER = ResponseKind.SAFE, ResponseKind.HELP, ResponseKind.OTHER
@@ -331,3 +332,23 @@ def test_digit_glued_to_a_word_is_no_answer(before: str, after: str, digit: str)
     """A 1 or 2 inside a longer word or number is other."""
     assume(before or after)
     assert parse_reply(before + digit + after).kind == OTHER
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["1", "2", " 2. ", "2 K7Q2", "help", "SOS!!", "I am safe", "ok", "1 - I'm fine", "安全",
+     "我没事。", "我很安全，谢谢", "救命！", "不安全", "أنا بخير", "нужна помощь", "au secours"],
+)  # fmt: skip
+def test_a_bare_answer_says_nothing_more(text: str) -> None:
+    """Digits, alert codes and the words of the safe and help phrases are the answer itself."""
+    assert not says_more(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["2 trapped in basement B2", "help, door jammed", "Working from home today", "2 我在地下室",
+     "مصاب في الطابق الثالث", "блокирован в лифте", "aide, bloqué au 3e étage"],
+)  # fmt: skip
+def test_words_beyond_the_answer_say_more(text: str) -> None:
+    """Anything else a person wrote is worth showing to an officer, whatever the answer."""
+    assert says_more(text)

@@ -5,16 +5,22 @@ The form posts `stations` and `channels` once per box ticked, `groups` and `peop
 and `text_<language>` for each optional text per language. `payload` maps them to the JSON
 object the API parses, so that `parse_alert_request` checks both alike. A textarea posts its
 line breaks as CR LF: they are kept as LF, as the API's clients send them.
+
+The preview page's form also carries `submission`, a random value made for that page: the
+alert it raises keeps it, so the same form sent twice raises one alert.
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from notifier.domain import AlertKind, Channel, Language, Severity
+from notifier.errors import FieldError
+from notifier.translatable import N_
 from notifier.web.forms import Form
 
 TEXT_PREFIX = "text_"
@@ -23,6 +29,10 @@ CONFIRM_EMERGENCY = "confirm_emergency"
 """The box that confirms a real emergency, on the preview page."""
 CONFIRMED = "yes"
 """The value of that box, ticked."""
+SUBMISSION = "submission"
+"""The preview page's one-time value, kept by the alert it raises."""
+_SUBMISSION_BYTES = 16
+_SUBMISSION_SHAPE = re.compile(r"[0-9a-f]{32}")
 _SEPARATORS = re.compile(r"[\s,;]+")
 
 
@@ -89,6 +99,21 @@ class RaiseForm:
 def blank_form(stations: tuple[str, ...]) -> RaiseForm:
     """A new form: the one station ticked when the principal may alert only one."""
     return RaiseForm(stations=stations if len(stations) == 1 else ())
+
+
+def new_submission() -> str:
+    """A fresh one-time value for a preview page's form."""
+    return secrets.token_hex(_SUBMISSION_BYTES)
+
+
+def submission_of(form: Form) -> str | None:
+    """The form's one-time value; None when it has none; FieldError when it is not one."""
+    value = form.first(SUBMISSION)
+    if not value:
+        return None
+    if _SUBMISSION_SHAPE.fullmatch(value) is None:
+        raise FieldError(SUBMISSION, N_("expected the 32 hexadecimal digits of the preview page"))
+    return value
 
 
 def names(text: str) -> list[str]:

@@ -6,20 +6,30 @@ POST /api/v1/alerts, so roles, stations and every field are checked by the same 
 field shows the form again with the error beside it (422), its values kept; a station the
 principal may not alert is refused (403) as the API refuses it. An emergency is raised only
 with the preview page's box `confirm_emergency` ticked: without it the preview comes back.
+The preview page's one-time `submission` makes sending it twice (a double tap, a retry after
+a lost answer) lead to the one alert it raised.
 """
 
 from __future__ import annotations
 
+from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from notifier.access import Action
 from notifier.alert_preview import preview_alert
-from notifier.alert_request import parse_alert_request
+from notifier.alert_request import AlertRequest, parse_alert_request
 from notifier.console import responding
 from notifier.console.preview_figures import preview_figures
-from notifier.console.raise_form import CONFIRM_EMERGENCY, CONFIRMED, RaiseForm, blank_form
+from notifier.console.raise_form import (
+    CONFIRM_EMERGENCY,
+    CONFIRMED,
+    RaiseForm,
+    blank_form,
+    new_submission,
+    submission_of,
+)
 from notifier.console.signin import SignedIn, signed_in
 from notifier.domain import AlertKind
 from notifier.errors import FieldError, ForbiddenError
@@ -27,6 +37,10 @@ from notifier.store import alerts
 from notifier.store.readiness_data import list_stations
 from notifier.web.bounded_body import BodyTooLargeError
 from notifier.web.forms import read_form
+
+RAISE_PATH = "/alerts/new"
+"""The raise form's path, and the prefix of its preview's and edit's: its forms are read up
+to `console.max_form_bytes`."""
 
 
 async def raise_page(request: Request) -> Response:
@@ -73,19 +87,47 @@ async def raise_alert(request: Request) -> Response:
     values = RaiseForm.posted(form)
     try:
         alert_request = parse_alert_request(values.payload())
+        submission = submission_of(form)
     except FieldError as error:
         return await _form(request, user, values, error)
     if alert_request.kind is AlertKind.EMERGENCY and form.first(CONFIRM_EMERGENCY) != CONFIRMED:
         return await _previewed(request, user, values, unconfirmed=True)
     try:
-        async with responding.database(request).session() as session:
-            alert = await alerts.create_alert(session, alert_request, user.principal)
+        alert_id = await _raise_once(request, alert_request, user, submission)
     except FieldError as error:
         return await _form(request, user, values, error)
     except ForbiddenError:
         return _refused(request, user)
     request.app.state.wake_dispatcher()
-    return RedirectResponse(f"/alerts/{alert.id}", status_code=303)
+    return RedirectResponse(f"/alerts/{alert_id}", status_code=303)
+
+
+async def _raise_once(
+    request: Request, alert_request: AlertRequest, user: SignedIn, submission: str | None
+) -> int:
+    """Raise the alert, unless the form of one-time value `submission` already raised one
+    (sent twice, even at the same moment from two replicas): that alert's id then."""
+    database = responding.database(request)
+    if submission is not None:
+        async with database.session(read_only=True) as session:
+            raised = await alerts.alert_of_submission(session, submission)
+        if raised is not None:
+            return raised
+    try:
+        async with database.session() as session:
+            alert = await alerts.create_alert(
+                session, alert_request, user.principal, submission=submission
+            )
+            assert alert.id is not None, "a flushed alert has its id"
+            return alert.id
+    except IntegrityError:
+        if submission is None:
+            raise
+        async with database.session(read_only=True) as session:
+            raised = await alerts.alert_of_submission(session, submission)
+        if raised is None:
+            raise
+        return raised
 
 
 async def _previewed(
@@ -116,6 +158,7 @@ async def _previewed(
         figures=preview_figures(preview),
         emergency=alert_request.kind is AlertKind.EMERGENCY,
         unconfirmed=unconfirmed,
+        submission=new_submission(),
     )
 
 
@@ -128,7 +171,7 @@ async def _form(
     too_large: bool = False,
 ) -> Response:
     """The raise form with `values` (None: a blank form); with `error` beside its field, 422;
-    413 when the form posted was over `http.max_form_bytes`."""
+    413 when the form posted was over `console.max_form_bytes`."""
     async with responding.database(request).session(read_only=True) as session:
         stations = await list_stations(session, user.principal.scope_of(Action.SEND))
     if values is None:
@@ -141,7 +184,7 @@ async def _form(
         values=values,
         stations=stations,
         too_large=too_large,
-        errors={} if error is None else {error.field: error.reason},
+        errors={} if error is None else {error.field: error.wording or error.reason},
     )
 
 
@@ -163,8 +206,8 @@ def _refused(request: Request, user: SignedIn) -> Response:
 
 
 ROUTES: list[BaseRoute] = [
-    Route("/alerts/new", raise_page, methods=["GET"]),
-    Route("/alerts/new", raise_alert, methods=["POST"]),
-    Route("/alerts/new/preview", preview_page, methods=["POST"]),
-    Route("/alerts/new/edit", edit_page, methods=["POST"]),
+    Route(RAISE_PATH, raise_page, methods=["GET"]),
+    Route(RAISE_PATH, raise_alert, methods=["POST"]),
+    Route(f"{RAISE_PATH}/preview", preview_page, methods=["POST"]),
+    Route(f"{RAISE_PATH}/edit", edit_page, methods=["POST"]),
 ]

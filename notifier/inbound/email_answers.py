@@ -10,10 +10,11 @@ from notifier import ack_tokens
 from notifier.clock import Clock
 from notifier.domain import Channel
 from notifier.errors import InputError
+from notifier.inbound.answer_intake import AnswerIntake
 from notifier.inbound.smtp_listener import InboundReply, InboundSmtpListener
+from notifier.messages import load_templates, templates_location
 from notifier.replies import parse_reply
 from notifier.settings import Settings
-from notifier.store import responses
 from notifier.store.engine import Database
 from notifier.store.responses import Answer
 
@@ -23,8 +24,8 @@ log = structlog.get_logger(__name__)
 class EmailAnswers:
     """Checks reply addresses' tokens and records the answers the replies carry."""
 
-    def __init__(self, database: Database, settings: Settings, clock: Clock) -> None:
-        self._database = database
+    def __init__(self, answers: AnswerIntake, settings: Settings, clock: Clock) -> None:
+        self._answers = answers
         self._secret = settings.security.secret_key.get_secret_value().encode()
         self._clock = clock
 
@@ -53,8 +54,7 @@ class EmailAnswers:
             parsed.text,
             _provider_id(reply),
         )
-        async with self._database.session() as session:
-            outcome = await responses.record_answer(session, answer, now)
+        outcome = await self._answers.record(answer)
         log.info(
             "email_answer", alert_id=claim.alert_id, kind=parsed.kind.value, outcome=outcome.value
         )
@@ -72,17 +72,23 @@ def _provider_id(reply: InboundReply) -> str | None:
     return f"email:{digest[:48]}"
 
 
-def inbound_listener(database: Database, settings: Settings, clock: Clock) -> InboundSmtpListener:
-    """The SMTP listener of `[email.inbound]`, recording into `database`."""
-    answers = EmailAnswers(database, settings, clock)
+def inbound_listener(
+    database: Database, settings: Settings, clock: Clock, answers: AnswerIntake | None = None
+) -> InboundSmtpListener:
+    """The SMTP listener of `[email.inbound]`, recording into `database` through `answers`
+    (the daemon's, shared with the webhooks; else one of its own)."""
+    if answers is None:
+        templates = load_templates(templates_location(settings.messages.templates_dir))
+        answers = AnswerIntake(database, templates, clock)
+    email_answers = EmailAnswers(answers, settings, clock)
     inbound = settings.email.inbound
     return InboundSmtpListener(
         inbound.host,
         inbound.port,
         settings.email.reply_domain,
         inbound.max_message_bytes,
-        answers.accepts,
-        answers.record,
+        email_answers.accepts,
+        email_answers.record,
         max_parts=inbound.max_mime_parts,
         readers=inbound.parse_concurrency,
     )

@@ -78,13 +78,13 @@ async def take_sms(
         answer = Answer(alert_id, row.person, reply.kind, Channel.SMS, reply.text, provider_id)
         outcome = await responses.record_answer(session, answer, now)
         log.info("sms_answer", alert_id=alert_id, kind=reply.kind.value, outcome=outcome.value)
-        key = _confirmation(outcome, reply.kind)
+        key = confirmation(outcome, reply.kind)
         if key is not None:
             queued += await _confirm(session, templates, row, key, now)
     return SmsAnswered(queued=queued)
 
 
-def _confirmation(outcome: Outcome, kind: ResponseKind) -> str | None:
+def confirmation(outcome: Outcome, kind: ResponseKind) -> str | None:
     """The template of the confirmation a recorded answer gets; None when nothing was recorded.
 
     Text that leaves "needs help" standing ("come quickly" after "2") is confirmed as help.

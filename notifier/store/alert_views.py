@@ -59,7 +59,7 @@ class TimeToAcknowledge:
 class RecipientRow:
     """One person an alert reached, with their answer and each channel's state.
 
-    `latest_text` is what the person last wrote that read as neither safe nor help
+    `latest_text` is what the person last wrote that said more than safe or help
     ("my leg is broken"), for an officer to read; None when they wrote nothing such.
     """
 

@@ -25,6 +25,7 @@ from notifier.errors import FieldError, ForbiddenError, NotFoundError
 from notifier.store import audit
 from notifier.store.tables import ALERT, DELIVERY, PERSON, PERSON_GROUP, RECIPIENT, STATION, Alert
 from notifier.store.types import utc_now
+from notifier.translatable import N_
 
 LIST_PAGE = 500
 LARGEST_ID = 2**31 - 1
@@ -34,12 +35,20 @@ IDS_PER_STATEMENT = 1000
 """Alerts named in one statement: far below what a driver binds (32767 on asyncpg)."""
 
 
-async def create_alert(session: AsyncSession, request: AlertRequest, principal: Principal) -> Alert:
+async def create_alert(
+    session: AsyncSession,
+    request: AlertRequest,
+    principal: Principal,
+    *,
+    submission: str | None = None,
+) -> Alert:
     """Check the request against the roster and the caller's scope, then store the alert.
 
     People are looked up within the caller's stations only: a person of another station is
     refused as unknown, like one who does not exist, and groups are looked for within the
-    stations named. Nothing is learnt of the people of other stations.
+    stations named. Nothing is learnt of the people of other stations. `submission`, the
+    console form's one-time value, is unique: the same value twice fails to flush
+    (IntegrityError), and `alert_of_submission` then finds the alert the first raised.
     """
     scope = await check_request(session, request, principal)
     alert = Alert(
@@ -59,6 +68,7 @@ async def create_alert(session: AsyncSession, request: AlertRequest, principal: 
         status=AlertStatus.DISPATCHING.value,
         priority=PRIORITY_OF_KIND[request.kind],
         created_by=principal.name,
+        submission=submission,
     )
     session.add(alert)
     await session.flush()
@@ -73,6 +83,13 @@ async def create_alert(session: AsyncSession, request: AlertRequest, principal: 
         stations=scope,
     )
     return alert
+
+
+async def alert_of_submission(session: AsyncSession, submission: str) -> int | None:
+    """The id of the alert raised by the console's form of one-time value `submission`."""
+    query = select(ALERT.c.id).where(ALERT.c.submission == submission)
+    found: int | None = (await session.execute(query)).scalar_one_or_none()
+    return found
 
 
 async def get_alert(session: AsyncSession, alert_id: int, principal: Principal) -> Alert:
@@ -247,7 +264,9 @@ async def _check_stations(session: AsyncSession, stations: Sequence[str]) -> Non
     known = set((await session.execute(select(STATION.c.code))).scalars())
     unknown = sorted(set(stations) - known)
     if unknown:
-        raise FieldError("stations", f"unknown station(s): {', '.join(unknown)}")
+        raise FieldError(
+            "stations", N_("unknown station(s): %(stations)s", stations=", ".join(unknown))
+        )
 
 
 async def _check_groups(
@@ -255,7 +274,9 @@ async def _check_groups(
 ) -> None:
     missing = sorted(await groups_without_people(session, groups, stations))
     if missing:
-        raise FieldError("groups", f"no one is in group(s): {', '.join(missing)}")
+        raise FieldError(
+            "groups", N_("no one is in group(s): %(groups)s", groups=", ".join(missing))
+        )
 
 
 async def groups_without_people(
@@ -286,7 +307,9 @@ async def _stations_of_people(
     found: dict[str, str] = dict((await session.execute(query)).all())
     missing = sorted(set(people) - set(found))
     if missing:
-        raise FieldError("people", f"unknown person_id(s): {', '.join(missing)}")
+        raise FieldError(
+            "people", N_("unknown person_id(s): %(people)s", people=", ".join(missing))
+        )
     return set(found.values())
 
 

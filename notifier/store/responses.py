@@ -20,6 +20,7 @@ from sqlalchemy import ColumnElement, and_, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.domain import OPEN_ALERT_STATUSES, AlertStatus, Channel, Language, ResponseKind
+from notifier.replies import says_more
 from notifier.store.outbox import insert_ignoring_duplicates
 from notifier.store.tables import ALERT, PERSON, RECIPIENT, RESPONSE
 
@@ -152,7 +153,8 @@ def _current_after(kind: ResponseKind) -> ColumnElement[str] | str:
 
 
 async def latest_texts(session: AsyncSession, alert_id: int, people: list[int]) -> dict[int, str]:
-    """The text of each person's latest answer that read as neither safe nor help, if any.
+    """The text of each person's latest answer that says more than safe or help
+    (`replies.says_more`: "trapped in B2" after "2", words that read as neither), if any.
 
     Read by the index on (alert, person, time) for the people asked about only.
     """
@@ -161,16 +163,13 @@ async def latest_texts(session: AsyncSession, alert_id: int, people: list[int]) 
     r = RESPONSE.c
     query = (
         select(r.person, r.text)
-        .where(
-            r.alert_id == alert_id,
-            r.person.in_(sorted(set(people))),
-            r.kind == ResponseKind.OTHER.value,
-        )
+        .where(r.alert_id == alert_id, r.person.in_(sorted(set(people))), r.text != "")
         .order_by(r.person, r.received_at, r.id)
     )
     texts: dict[int, str] = {}
     for person, text in (await session.execute(query)).all():
-        texts[person] = text  # later answers overwrite earlier ones
+        if says_more(text):
+            texts[person] = text  # later answers overwrite earlier ones
     return texts
 
 

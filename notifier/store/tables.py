@@ -156,6 +156,7 @@ class Alert(SQLModel, table=True):
     __table_args__ = (
         Index("ix_alert_status_created", "status", "created_at"),
         UniqueConstraint("code"),
+        Index("ix_alert_submission", "submission", unique=True),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -176,6 +177,7 @@ class Alert(SQLModel, table=True):
     skipped_inactive: int = 0
     skipped_opted_out: int = 0
     escalations: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    submission: str | None = Field(default=None, max_length=32)
     created_at: datetime = _created()
     materialised_at: datetime | None = _moment()
     dispatched_at: datetime | None = _moment()

@@ -15,9 +15,10 @@ from starlette.routing import BaseRoute, Route
 from notifier import ack_tokens
 from notifier.domain import AlertStatus, Channel, Language, ResponseKind
 from notifier.errors import InputError
+from notifier.inbound.answer_intake import AnswerIntake
 from notifier.messages import Templates
 from notifier.store.engine import Database
-from notifier.store.responses import AckTarget, Answer, Outcome, ack_target, record_answer
+from notifier.store.responses import AckTarget, Answer, Outcome, ack_target
 from notifier.web.forms import read_form
 
 log = structlog.get_logger(__name__)
@@ -143,10 +144,8 @@ async def record(request: Request) -> Response:
     if kind is None:
         log.info("ack_refused", reason="bad_response", alert_id=found.alert_id)
         return _question(request, found, problem=BAD_RESPONSE, status_code=400)
-    database: Database = request.app.state.database
-    attempt = Answer(found.alert_id, found.person, kind, Channel.EMAIL)
-    async with database.session() as session:
-        outcome = await record_answer(session, attempt, request.app.state.clock.now())
+    answers: AnswerIntake = request.app.state.answers
+    outcome = await answers.record(Answer(found.alert_id, found.person, kind, Channel.EMAIL))
     if outcome is Outcome.RECORDED:
         log.info("ack_recorded", alert_id=found.alert_id, kind=kind.value)
     else:  # cancelled or closed since the page was checked: the GET will say so

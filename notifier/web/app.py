@@ -16,6 +16,8 @@ from starlette.routing import Route
 from notifier.channel_health import ChannelHealth
 from notifier.clock import Clock, SystemClock
 from notifier.console import pages as console
+from notifier.console.raise_pages import RAISE_PATH
+from notifier.inbound.answer_intake import AnswerIntake
 from notifier.messages import Templates, load_templates, templates_location
 from notifier.settings import Settings
 from notifier.store.engine import Database
@@ -31,7 +33,7 @@ from notifier.web import (
     reports_api,
     stations_api,
 )
-from notifier.web.bounded_body import BodyLimit
+from notifier.web.bounded_body import API_PREFIX, BodyLimit
 from notifier.web.errors import EXCEPTION_HANDLERS
 from notifier.web.failures import LogFailures
 from notifier.web.metrics import SendMetrics
@@ -52,6 +54,7 @@ def create_app(
     metrics: SendMetrics | None = None,
     templates: Templates | None = None,
     channel_health: ChannelHealth | None = None,
+    answers: AnswerIntake | None = None,
 ) -> Starlette:
     """The application, bound to its database and configuration."""
     settings = settings or Settings()
@@ -72,8 +75,11 @@ def create_app(
     ]
     limits = Middleware(
         BodyLimit,
-        api_bytes=settings.http.max_body_bytes,
-        form_bytes=settings.http.max_form_bytes,
+        default_bytes=settings.http.max_form_bytes,
+        by_prefix=(
+            (API_PREFIX, settings.http.max_body_bytes),
+            (RAISE_PATH, settings.console.max_form_bytes),
+        ),
     )
     # Outermost the body limit, so that even a 500 sent before the body was read closes.
     middleware = [limits, Middleware(LogFailures)]
@@ -84,6 +90,7 @@ def create_app(
         templates_location(settings.messages.templates_dir)
     )
     app.state.clock = clock or SystemClock()
+    app.state.answers = answers or AnswerIntake(database, app.state.templates, app.state.clock)
     app.state.wake_dispatcher = wake_dispatcher
     app.state.metrics = metrics or SendMetrics()
     app.state.channel_health = channel_health or ChannelHealth()

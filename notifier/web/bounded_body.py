@@ -1,6 +1,8 @@
 """Request bodies read within a limit: what the app reads is counted, and refused past it.
 
-`BodyLimit` wraps the ASGI `receive` of every request. Nothing is read until a route asks for
+`BodyLimit` wraps the ASGI `receive` of every request, with the limit of the first prefix
+its path starts with (the API's JSON, the console's raise form), else the default (small
+forms: webhooks, sign-in, acknowledgements). Nothing is read until a route asks for
 the body, so the token, role and signature checks that come first see no byte of it. When a
 route does read it:
 
@@ -16,11 +18,12 @@ closes the connection instead of reading the rest of the body to reuse it.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 API_PREFIX = "/api/"
-"""Paths whose bodies are JSON requests (`http.max_body_bytes`); others post small forms."""
+"""Paths whose bodies are JSON requests (`http.max_body_bytes`)."""
 _LONGEST_LENGTH = 18  # digits of a Content-Length read as a number; longer is over any limit
 
 
@@ -33,18 +36,25 @@ class BodyTooLargeError(Exception):
 
 
 class BodyLimit:
-    """ASGI middleware: bodies under /api/ are read up to `api_bytes`, others `form_bytes`."""
+    """ASGI middleware: bodies of paths under each prefix are read up to its limit, others up
+    to `default_bytes`."""
 
-    def __init__(self, app: ASGIApp, *, api_bytes: int, form_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, default_bytes: int, by_prefix: Sequence[tuple[str, int]] = ()
+    ) -> None:
         self.app = app
-        self.api_bytes = api_bytes
-        self.form_bytes = form_bytes
+        self.default_bytes = default_bytes
+        self.by_prefix = tuple(by_prefix)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.api_bytes if str(scope["path"]).startswith(API_PREFIX) else self.form_bytes
+        path = str(scope["path"])
+        limit = next(
+            (size for prefix, size in self.by_prefix if path.startswith(prefix)),
+            self.default_bytes,
+        )
         body = CountedBody(scope, receive, limit)
 
         async def send_closing(message: Message) -> None:

@@ -8,8 +8,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from notifier.inbound.sms_reply import InboundSms, take_sms
-from notifier.store.engine import Database
+from notifier.inbound.answer_intake import AnswerIntake
+from notifier.inbound.sms_reply import InboundSms
 from notifier.web.twilio_form import TwilioFormError, incoming_message
 from notifier.web.webhooks import forged, malformed, signed_form
 
@@ -25,12 +25,8 @@ async def twilio_sms(request: Request) -> Response:
         message = incoming_message(form)
     except TwilioFormError as error:
         return malformed(error)
-    sms = InboundSms(message.sid, message.sender, message.body)
-    database: Database = request.app.state.database
-    async with database.session() as session:
-        answered = await take_sms(
-            session, request.app.state.templates, sms, request.app.state.clock.now()
-        )
+    answers: AnswerIntake = request.app.state.answers
+    answered = await answers.take_sms(InboundSms(message.sid, message.sender, message.body))
     if answered.queued:
         request.app.state.wake_dispatcher()
     return Response(twiml(answered.immediate), media_type=TWIML)

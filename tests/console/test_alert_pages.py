@@ -81,6 +81,21 @@ async def test_help_comes_first_with_phone_and_words(console: Console) -> None:
     assert '<polyline class="line"' in text
 
 
+async def test_the_words_of_a_help_answer_are_shown(console: Console) -> None:
+    """ "2, trapped in basement B2" shows its words under the person; a bare "2" shows none."""
+    await _reply(console.database, "N00001", ResponseKind.HELP, "2, trapped in basement B2")
+    await _reply(console.database, "N00002", ResponseKind.HELP, "2")
+    page = await console.get(f"/alerts/{NBO_ALERT}", await console.sign_in(console.nbo_officer))
+    text = page.text
+    assert text.index('href="tel:+254720000001"') < text.index("2, trapped in basement B2")
+    assert "“2”" not in text and "&#34;2&#34;" not in text
+    live = await console.get(
+        f"/alerts/{NBO_ALERT}/live", await console.sign_in(console.nbo_officer)
+    )
+    words = {row["person_id"]: row["latest_text"] for row in live.json()["help"]}
+    assert words == {"N00001": "2, trapped in basement B2", "N00002": None}
+
+
 async def test_another_stations_alert_and_its_live_figures_are_404(console: Console) -> None:
     """The NBO officer gets 404 for GVA's alert page and its /live, as for a missing alert."""
     session = await console.sign_in(console.nbo_officer)

@@ -1,4 +1,5 @@
-"""The console's gettext catalogues: every text of the templates in every language's file."""
+"""The console's gettext catalogues: every text of the templates and every text marked `N_` in
+the package, in every language's file, the placeholders of each translation those of its msgid."""
 
 from __future__ import annotations
 
@@ -11,20 +12,23 @@ from babel.messages.pofile import read_po
 
 from notifier.console.languages import LANGUAGES, catalogue_path, load_translations
 
-CONSOLE = Path(__file__).parent.parent.parent / "notifier" / "console"
+PACKAGE = Path(__file__).parent.parent.parent / "notifier"
+CONSOLE = PACKAGE / "console"
 COMPLETE = ("en", "fr")
 """The organisation's working languages: every text translated."""
 
 
 def _template_msgids() -> set[str]:
-    """The msgids `pybabel extract -F babel.cfg` finds in the console's templates."""
+    """The msgids `pybabel extract -F babel.cfg` finds in the package (the console's templates,
+    the texts marked `N_`)."""
     with (CONSOLE / "babel.cfg").open(encoding="utf-8") as file:
         method_map, options_map = parse_mapping_cfg(file)  # type: ignore[no-untyped-call]
     found = {
         str(message)
-        for _, _, message, _, _ in extract_from_dir(str(CONSOLE), method_map, options_map)
+        for _, _, message, _, _ in extract_from_dir(str(PACKAGE), method_map, options_map)
     }
     assert len(found) > 20  # the extraction did read the templates
+    assert "longer than %(limit)s characters" in found  # and the Python modules
     return found
 
 
@@ -52,3 +56,12 @@ def test_catalogues_compile_and_translate() -> None:
     assert set(translations) == set(LANGUAGES)
     assert translations["fr"].gettext("Sign in") == "Se connecter"
     assert translations["ru"].gettext("Sign in") == "Sign in"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_translations_keep_the_placeholders(language: str) -> None:
+    """Each translation fills the same %(name)s placeholders as its msgid (Babel's checks)."""
+    with catalogue_path(language).open("rb") as file:
+        catalogue = read_po(file)
+    problems = [(message.id, errors) for message, errors in catalogue.check() if errors]
+    assert problems == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import html
 import re
@@ -336,12 +337,32 @@ async def test_raised_counts_are_those_of_the_api(raising: Raising) -> None:
         assert count.scalar() == 1
 
 
-async def test_too_large_a_form_gets_the_form_back_with_the_reason(raising: Raising) -> None:
-    """A form over `http.max_form_bytes` answers 413 with the form and why; nothing is raised."""
+async def test_the_longest_texts_in_every_language_fit_the_form(raising: Raising) -> None:
+    """Seven texts of 2000 Chinese characters (130 KB URL-encoded, eight times the webhooks'
+    limit) are read: the raise form has its own limit, `console.max_form_bytes`."""
     console = raising.console
     session = await console.sign_in(console.nbo_officer)
     csrf = await raising.csrf(session)
-    texts = [(f"text_{code}", "字" * 2000) for code in ("zh", "ar", "ru")]
+    longest = "字" * 2000
+    texts = [(f"text_{code}", longest) for code in ("en", "fr", "es", "ru", "zh", "ar")]
+    fields = [("csrf", csrf), *DRILL[:-1], ("message", longest), *texts]
+    assert len(urlencode(fields)) > 120_000
+    preview = await raising.post("/alerts/new/preview", session, fields)
+    assert preview.status_code == 200, preview.text[:500]
+    raised = await raising.post("/alerts/new", session, send_form(preview.text))
+    assert raised.status_code == 303
+    [alert] = await raising.alerts()
+    assert alert.message == longest
+    assert alert.messages == {code: longest for code in ("en", "fr", "es", "ru", "zh", "ar")}
+
+
+async def test_too_large_a_form_gets_the_form_back_with_the_reason(raising: Raising) -> None:
+    """A form over `console.max_form_bytes` answers 413 with the form and why; nothing is
+    raised."""
+    console = raising.console
+    session = await console.sign_in(console.nbo_officer)
+    csrf = await raising.csrf(session)
+    texts = [(f"text_{code}", "字" * 12_000) for code in ("zh", "ar", "ru")]
     fields = [("csrf", csrf), *DRILL, *texts]
     for path in ("/alerts/new/preview", "/alerts/new"):
         response = await raising.post(path, session, fields)
@@ -353,4 +374,41 @@ async def test_too_large_a_form_gets_the_form_back_with_the_reason(raising: Rais
         "/alerts/new", viewer, [("csrf", await raising.csrf(viewer)), *texts]
     )
     assert refused.status_code == 403
+    assert await raising.alerts() == []
+
+
+async def test_the_same_send_form_twice_raises_one_alert(raising: Raising) -> None:
+    """The preview's form sent twice, one after the other and then twice at once, leads to
+    the one alert it raised; a new preview raises a new one."""
+    console = raising.console
+    session = await console.sign_in(console.nbo_officer)
+    csrf = await raising.csrf(session)
+    preview = await raising.post("/alerts/new/preview", session, [("csrf", csrf), *DRILL])
+    fields = send_form(preview.text)
+    first = await raising.post("/alerts/new", session, fields)
+    again = await raising.post("/alerts/new", session, fields)
+    assert first.status_code == again.status_code == 303
+    assert first.headers["location"] == again.headers["location"]
+    assert len(await raising.alerts()) == 1
+    preview = await raising.post("/alerts/new/preview", session, [("csrf", csrf), *DRILL])
+    fields = send_form(preview.text)
+    both = await asyncio.gather(*(raising.post("/alerts/new", session, fields) for _ in "ab"))
+    assert [r.status_code for r in both] == [303, 303]
+    assert both[0].headers["location"] == both[1].headers["location"] != first.headers["location"]
+    alerts = await raising.alerts()
+    assert len(alerts) == 2
+    assert alerts[0].submission != alerts[1].submission
+
+
+async def test_a_forged_submission_value_is_refused(raising: Raising) -> None:
+    """A one-time value that is not one shows the form again (422), and raises nothing."""
+    console = raising.console
+    session = await console.sign_in(console.nbo_officer)
+    csrf = await raising.csrf(session)
+    preview = await raising.post("/alerts/new/preview", session, [("csrf", csrf), *DRILL])
+    fields = [
+        (n, "'; DROP TABLE alert" if n == "submission" else v) for n, v in send_form(preview.text)
+    ]
+    refused = await raising.post("/alerts/new", session, fields)
+    assert refused.status_code == 422
     assert await raising.alerts() == []

@@ -135,3 +135,41 @@ async def test_upgrade_to_drill_schedules_keeps_a_drill(empty_database: Database
     stations = drill[0] if isinstance(drill[0], list) else json.loads(drill[0])
     assert (stations, *drill[1:]) == (["NBO"], "Africa/Nairobi", True, 0, 7, "Drill")
     assert version == 0
+
+
+async def test_submission_comes_and_goes_without_touching_deliveries(
+    empty_database: Database,
+) -> None:
+    """0005 → 0006 → 0005 with an alert in flight: its deliveries and answers stay throughout
+    (a copied alert table would have taken them with the old one)."""
+    await schema.upgrade(empty_database, "0005")
+    statements = [
+        "INSERT INTO station (code, name, country, timezone, created_at, updated_at)"
+        " VALUES ('NBO', 'Nairobi', 'KE', 'Africa/Nairobi', :now, :now)",
+        "INSERT INTO person (id, person_id, name, phone, station_code, language, active,"
+        " sms_opted_out, created_at, updated_at)"
+        " VALUES (1, 'N1', 'Ana', '+254700000001', 'NBO', 'en', true, false, :now, :now)",
+        "INSERT INTO alert (id, code, kind, severity, title, message, messages, audience,"
+        " channels, status, priority, created_by, recipients, materialise_cursor,"
+        " skipped_inactive, skipped_opted_out, created_at) VALUES (1, 'K7Q2', 'emergency',"
+        " 'severe', 'Fire', 'Leave.', '{}', '{}', '[]', 'dispatching', 0, 'o', 1, 1, 0, 0, :now)",
+        "INSERT INTO delivery (id, alert_id, person, channel, round, status, priority,"
+        " attempts, next_attempt_at, created_at, purpose)"
+        " VALUES (1, 1, 1, 'sms', 0, 'queued', 0, 0, :now, :now, 'alert')",
+    ]
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    async with empty_database.engine.begin() as connection:
+        for statement in statements:
+            await connection.execute(text(statement), {"now": now})
+
+    async def deliveries() -> list[tuple[int, str]]:
+        async with empty_database.engine.connect() as connection:
+            found = await connection.execute(text("SELECT alert_id, status FROM delivery"))
+            return [(alert_id, status) for alert_id, status in found.all()]
+
+    await schema.upgrade(empty_database, "0006")
+    assert await deliveries() == [(1, "queued")]
+    async with empty_database.engine.begin() as connection:
+        await connection.execute(text("UPDATE alert SET submission = :value"), {"value": "ab" * 16})
+    await schema.downgrade(empty_database, "0005")
+    assert await deliveries() == [(1, "queued")]

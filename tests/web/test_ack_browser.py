@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import shutil
-import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import uvicorn
-from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
@@ -32,6 +24,7 @@ from notifier.store import alerts, materialisation, schema
 from notifier.store.engine import Database
 from notifier.store.tables import PERSON, RECIPIENT, RESPONSE
 from notifier.web.app import create_app
+from tests.browser import browser_paths, serving, start_chromium
 from tests.clock import HandClock
 from tests.seeding import seed
 
@@ -39,14 +32,6 @@ NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 SECRET = "browser-test-secret-key-0123456789abcdef"
 PHONE_SCREEN = (360, 640)
 WAIT_SECONDS = 15
-
-
-class _Server(uvicorn.Server):
-    """uvicorn, minus its own signal handling: Ctrl-C stays pytest's."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,27 +42,10 @@ class Served:
     link: str
 
 
-def browser_paths() -> tuple[str, str]:
-    """Chromium and chromedriver; a skip without them, a failure in CI (which installs them)."""
-    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if chromium is None or driver is None:
-        message = "the browser test needs Debian's chromium and chromium-driver packages"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return chromium, driver
-
-
 @pytest.fixture
 def browser() -> Iterator[WebDriver]:
     """Headless Chromium with a cheap phone's screen."""
-    chromium, driver = browser_paths()
-    options = Options()
-    options.binary_location = chromium
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage"):
-        options.add_argument(argument)
-    options.add_argument("--window-size={},{}".format(*PHONE_SCREEN))
-    chrome = webdriver.Chrome(service=Service(driver), options=options)
+    chrome = start_chromium(browser_paths(), *PHONE_SCREEN)
     try:
         yield chrome
     finally:
@@ -92,21 +60,9 @@ async def served(tmp_path: Path) -> AsyncIterator[Served]:
         pk = await alert_sent(database)
         settings = load_settings(None, {"NOTIFIER_SECURITY__SECRET_KEY": SECRET})
         app = create_app(database, settings, clock=HandClock(NOW))
-        listener = socket.create_server(("127.0.0.1", 0))
-        port = listener.getsockname()[1]
-        config = uvicorn.Config(app, lifespan="off", access_log=False, log_level="warning")
-        server = _Server(config)
-        serving = asyncio.create_task(server.serve(sockets=[listener]))
-        while not server.started and not serving.done():  # uvicorn offers only this flag
-            await asyncio.sleep(0.02)
-        assert server.started, "uvicorn did not start"
         token = ack_tokens.issue(SECRET.encode(), 1, pk, NOW + timedelta(days=7))
-        try:
-            yield Served(database, f"http://127.0.0.1:{port}/ack/{token}")
-        finally:
-            server.should_exit = True
-            await serving
-            listener.close()
+        async with serving(app) as base:
+            yield Served(database, f"{base}/ack/{token}")
 
 
 async def alert_sent(database: Database) -> int:

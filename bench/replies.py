@@ -1,0 +1,553 @@
+"""Benchmark: every recipient answers an alert by SMS while the alert is still being sent.
+
+Against one `notifier serve` per database (the loopback sinks and the roster of
+`bench.fan_out`, both channels at its rates): the rate of `/healthz` alone, then an alert to
+everyone sent without replies (the baseline of the fan-out's pace), closed once sent; then
+the same alert again, and as soon as all its recipients are in place, one signed inbound
+SMS from each person to `POST /webhooks/twilio/sms` (Body "1", every tenth "2"), posted by
+concurrent keep-alive senders. Figures: replies a second against `/healthz`, the webhook's
+p50 and p99, how soon the alert's view shows everyone answered, the fan-out's pace during
+the replies against the baseline's over the same seconds after the API answered, and the
+answers and confirmations found in the database (each expected once per person).
+
+Run: `.venv/bin/python -m bench.replies [--people 10000] [--senders 64] [--postgres URL]`
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+import httpx
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+from twilio.request_validator import RequestValidator
+
+from bench.fan_out import SID, TOKEN, Sink, daemon, environment, free_port, prepare, start_sinks
+from notifier.store.engine import Database
+from notifier.store.tables import DELIVERY, PERSON, RESPONSE
+
+REPLY_PATH = "/webhooks/twilio/sms"
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+STATIONS = ("NBO", "GVA", "BKK", "SCL")
+CHANNELS = ("sms", "email")
+HEALTH_SECONDS = 3.0
+POLL_SECONDS = 0.1
+WAIT_SECONDS = 300.0
+"""The longest any wait may take (an alert to be listed, sent, answered): then the run fails."""
+
+T = TypeVar("T")
+
+
+class BenchError(RuntimeError):
+    """The run cannot go on: the daemon died, a wait timed out, an answer was not the one due."""
+
+
+@dataclass(frozen=True, slots=True)
+class Watch:
+    """The daemon's process and log: every wait checks that it is still alive."""
+
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def check(self) -> None:
+        """Raise BenchError if the daemon has exited."""
+        code = self.process.poll()
+        if code is not None:
+            raise BenchError(f"the daemon exited with status {code}")
+
+
+def log_tail(log: Path, lines: int = 30) -> str:
+    """The last lines of the daemon's log."""
+    if not log.exists():
+        return "(no log)"
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
+
+async def until(
+    check: Callable[[], Awaitable[T | None]], watch: Watch, what: str, seconds: float = WAIT_SECONDS
+) -> T:
+    """Call `check` every POLL_SECONDS until it returns something; BenchError after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        watch.check()
+        found = await check()
+        if found is not None:
+            return found
+        if time.monotonic() > deadline:
+            raise BenchError(f"{what}: not within {seconds:.0f} s")
+        await asyncio.sleep(POLL_SECONDS)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One inbound SMS, its form encoded and signed as Twilio does."""
+
+    body: bytes
+    signature: str
+
+
+def senders_client(port: int, senders: int) -> httpx.AsyncClient:
+    """A fresh client keeping a connection alive for each of `senders` concurrent tasks.
+
+    Fresh for each measurement: a connection left idle longer than the daemon's keep-alive
+    (5 s) may be closed by the daemon just as a request is sent on it, which then fails.
+    """
+    limits = httpx.Limits(max_connections=senders, max_keepalive_connections=senders)
+    return httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=30)
+
+
+def signed_replies(phones: Sequence[str], public_url: str) -> list[Reply]:
+    """One reply from each phone: "1" (safe), every tenth "2" (help); a MessageSid each."""
+    validator = RequestValidator(TOKEN)
+    replies = []
+    for index, phone in enumerate(phones):
+        form = {
+            "AccountSid": SID,
+            "MessageSid": "SM" + secrets.token_hex(16),
+            "From": phone,
+            "To": "+15005550006",
+            "Body": "2" if index % 10 == 9 else "1",
+            "NumMedia": "0",
+        }
+        signature = validator.compute_signature(public_url + REPLY_PATH, form)
+        replies.append(Reply(urlencode(form).encode(), signature))
+    return replies
+
+
+@dataclass
+class Replied:
+    """When the replies were posted, each one's latency, and the answers that were not due."""
+
+    started: float = 0.0
+    finished: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    wrong: list[str] = field(default_factory=list)
+    retried: int = 0
+
+    def percentile(self, fraction: float) -> float:
+        """The latency at `fraction` (nearest rank), in seconds."""
+        ordered = sorted(self.latencies)
+        return ordered[max(0, min(len(ordered) - 1, round(fraction * len(ordered)) - 1))]
+
+
+async def post_replies(
+    client: httpx.AsyncClient, replies: Sequence[Reply], senders: int
+) -> Replied:
+    """Post every reply through `senders` concurrent tasks sharing the client's connections."""
+    replied = Replied(started=time.time())
+    pending = iter(replies)
+
+    async def sender() -> None:
+        for reply in pending:
+            headers = {
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-Twilio-Signature": reply.signature,
+            }
+            started = time.perf_counter()
+            try:
+                answer = await client.post(REPLY_PATH, content=reply.body, headers=headers)
+            except (httpx.ReadError, httpx.RemoteProtocolError):
+                # The daemon closed the kept-alive connection as the request went out (its
+                # idle deadline passed before it read the request): post again, as a
+                # provider's retry would. The MessageSid keeps a second post from counting.
+                replied.retried += 1
+                answer = await client.post(REPLY_PATH, content=reply.body, headers=headers)
+            replied.latencies.append(time.perf_counter() - started)
+            if answer.status_code != 200 or answer.text != EMPTY_TWIML:
+                replied.wrong.append(f"{answer.status_code} {answer.text[:200]}")
+
+    await asyncio.gather(*(sender() for _ in range(senders)))
+    replied.finished = time.time()
+    return replied
+
+
+async def health_rate(client: httpx.AsyncClient, senders: int, seconds: float) -> float:
+    """`/healthz` answers a second, asked by `senders` concurrent tasks for `seconds`.
+
+    Each task's connection is opened and used once before the clock starts, so that the rate
+    is that of kept-alive connections, as during the replies.
+    """
+    await asyncio.gather(*(client.get("/healthz") for _ in range(senders)))
+    deadline = time.perf_counter() + seconds
+    answered = 0
+
+    async def sender() -> None:
+        nonlocal answered
+        while time.perf_counter() < deadline:
+            answer = await client.get("/healthz")
+            if answer.status_code != 200:
+                raise BenchError(f"/healthz answered {answer.status_code}: {answer.text[:200]}")
+            answered += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(sender() for _ in range(senders)))
+    return answered / (time.perf_counter() - started)
+
+
+class Api:
+    """The daemon's alert API, as an officer's client uses it, with the daemon watched."""
+
+    def __init__(self, client: httpx.AsyncClient, token: str, watch: Watch) -> None:
+        self.client, self.watch = client, watch
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    async def raise_alert(self) -> tuple[int, float]:
+        """POST the alert to every station on both channels: its id, when the API answered."""
+        body = {
+            "title": "Earthquake",
+            "message": "Leave the building by the stairs. Reply 1 if safe, 2 if you need help.",
+            "stations": list(STATIONS),
+            "channels": list(CHANNELS),
+        }
+        answer = await self.client.post("/api/v1/alerts", json=body, headers=self.headers)
+        answered = time.time()
+        if answer.status_code != 202:
+            raise BenchError(f"raising the alert: {answer.status_code} {answer.text[:200]}")
+        return int(answer.json()["id"]), answered
+
+    async def view(self, alert_id: int) -> dict[str, Any]:
+        """GET /api/v1/alerts/{id}."""
+        answer = await self.client.get(f"/api/v1/alerts/{alert_id}", headers=self.headers)
+        if answer.status_code != 200:
+            raise BenchError(f"the alert's view: {answer.status_code} {answer.text[:200]}")
+        view: dict[str, Any] = answer.json()
+        return view
+
+    async def close(self, alert_id: int) -> None:
+        """POST /api/v1/alerts/{id}/close."""
+        answer = await self.client.post(f"/api/v1/alerts/{alert_id}/close", headers=self.headers)
+        if answer.status_code != 200:
+            raise BenchError(f"closing the alert: {answer.status_code} {answer.text[:200]}")
+
+    async def materialised(self, alert_id: int, people: int) -> dict[str, Any]:
+        """The view once every person has a message queued on both channels."""
+
+        async def check() -> dict[str, Any] | None:
+            view = await self.view(alert_id)
+            listed = [sum(view["channels"][channel].values()) for channel in CHANNELS]
+            return view if min(listed) >= people else None
+
+        return await until(check, self.watch, "the alert's recipients listed")
+
+    async def dispatched(self, alert_id: int) -> None:
+        """Wait until the alert is sent to everyone."""
+
+        async def check() -> bool | None:
+            return (await self.view(alert_id))["status"] != "dispatching" or None
+
+        await until(check, self.watch, "the alert dispatched")
+
+    async def answered(self, alert_id: int, people: int) -> float:
+        """Wait until the view shows `people` answered; when it first did."""
+
+        async def check() -> float | None:
+            view = await self.view(alert_id)
+            return time.time() if view["acknowledged"] >= people else None
+
+        return await until(check, self.watch, "the view showing every answer", seconds=60)
+
+
+def sent(view: dict[str, Any], channel: str) -> int:
+    """Messages of the channel the provider took (sent, delivered or failed), from the view."""
+    states = view["channels"][channel]
+    return int(states["sent"] + states["delivered"] + states["failed"])
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """What the database holds after the run."""
+
+    responses: int
+    people_answered: int
+    confirmations: int
+    people_confirmed: int
+    sent_times: dict[int, dict[str, list[float]]]
+    """Per alert and channel: when each of its messages was recorded sent (epoch seconds)."""
+
+
+async def phones(url: str) -> list[str]:
+    """Every person's phone number, in roster order."""
+    async with Database.open(url) as database, database.session() as session:
+        query = select(PERSON.c.phone).order_by(PERSON.c.id)
+        return [str(phone) for phone in (await session.execute(query)).scalars()]
+
+
+async def confirmations_sent(url: str, watch: Watch, people: int) -> None:
+    """Wait until the answers' confirmations are all queued and sent, read in the database."""
+    d = DELIVERY.c
+    query = select(func.count(), func.count().filter(d.status.in_(("queued", "sending")))).where(
+        d.purpose == "answer"
+    )
+    async with Database.open(url) as database:
+
+        async def check() -> bool | None:
+            async with database.session() as session:
+                total, waiting = (await session.execute(query)).one()
+            return (total >= people and not waiting) or None
+
+        await until(check, watch, "the confirmations sent")
+
+
+async def recorded(url: str, alerts: Sequence[int]) -> Recorded:
+    """Count the SMS answers and the confirmations, and read when each message was sent."""
+    d = DELIVERY.c
+    async with Database.open(url) as database, database.session() as session:
+        responses, people = (
+            await session.execute(
+                select(func.count(), func.count(RESPONSE.c.person.distinct())).where(
+                    RESPONSE.c.channel == "sms"
+                )
+            )
+        ).one()
+        confirmations, confirmed = (
+            await session.execute(
+                select(func.count(), func.count(d.person.distinct())).where(d.purpose == "answer")
+            )
+        ).one()
+        times: dict[int, dict[str, list[float]]] = {
+            alert: {channel: [] for channel in CHANNELS} for alert in alerts
+        }
+        query = select(d.alert_id, d.channel, d.sent_at).where(
+            d.alert_id.in_(alerts), d.purpose == "alert", d.sent_at.is_not(None)
+        )
+        for alert, channel, moment in await session.execute(query):
+            aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+            times[alert][channel].append(aware.timestamp())
+    return Recorded(responses, people, confirmations, confirmed, times)
+
+
+@dataclass(frozen=True, slots=True)
+class Pace:
+    """Messages of one alert sent within a window, and their pace while it was still sending."""
+
+    count: int
+    per_second: float
+    all_sent_after: float
+    """Seconds from the API's answer to the alert's last message."""
+
+
+def pace(times: Sequence[float], answered: float, window: tuple[float, float]) -> Pace:
+    """The messages sent from `window[0]` to `window[1]` seconds after the API answered."""
+    start, end = answered + window[0], answered + window[1]
+    last = max(times, default=answered)
+    count = sum(1 for moment in times if start <= moment <= end)
+    sending = min(end, last) - start
+    return Pace(count, count / sending if sending > 0 else 0.0, last - answered)
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One database's measurements."""
+
+    name: str
+    people: int
+    senders: int
+    health: float
+    replied: Replied
+    view_lag: float
+    listed_after: float
+    sent_when_replying: dict[str, int]
+    baseline: tuple[int, float]
+    measured: tuple[int, float]
+    found: Recorded
+
+
+async def measure(name: str, url: str, people: int, senders: int, folder: Path) -> Run:
+    """Prepare the database, start the sinks and the daemon, and take every figure."""
+    token = await prepare(url, people, folder)
+    numbers = await phones(url)
+    port = free_port()
+    replies = signed_replies(numbers, f"http://127.0.0.1:{port}")
+    smtp, twilio = start_sinks()
+    log = folder / f"daemon-{name}.log"
+    try:
+        async with daemon(environment(url, smtp, twilio, port), log) as process:
+            watch = Watch(process, log)
+            async with senders_client(port, senders) as client:
+                health = await health_rate(client, senders, HEALTH_SECONDS)
+            async with httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{port}", timeout=30
+            ) as officer:
+                api = Api(officer, token, watch)
+                baseline = await api.raise_alert()
+                await api.dispatched(baseline[0])
+                await api.close(baseline[0])
+                measured = await api.raise_alert()
+                view = await api.materialised(measured[0], people)
+                listed_after = time.time() - measured[1]
+                async with senders_client(port, senders) as client:
+                    replied = await post_replies(client, replies, senders)
+                shown = await api.answered(measured[0], people)
+                await api.dispatched(measured[0])
+                await confirmations_sent(url, watch, people)
+    except (BenchError, httpx.HTTPError, RuntimeError) as error:
+        raise BenchError(
+            f"{name}: {type(error).__name__}: {error}\n"
+            f"--- the daemon's log, last lines ---\n{log_tail(log)}"
+        ) from error
+    finally:
+        stop_sinks(smtp, twilio)
+    if replied.wrong:
+        print(f"{name}: {len(replied.wrong)} replies not answered as due, e.g. {replied.wrong[0]}")
+    return Run(
+        name,
+        people,
+        senders,
+        health,
+        replied,
+        shown - replied.finished,
+        listed_after,
+        {channel: sent(view, channel) for channel in CHANNELS},
+        baseline,
+        measured,
+        await recorded(url, (baseline[0], measured[0])),
+    )
+
+
+def stop_sinks(*sinks: Sink) -> None:
+    """Stop each sink; one that does not stop in time is killed."""
+    for sink in sinks:
+        try:
+            sink.stop()
+        except (subprocess.TimeoutExpired, ValueError, IndexError):
+            sink.process.kill()
+            sink.process.wait()
+
+
+def report(run: Run) -> None:
+    """Print one database's figures as a table, with the goals."""
+    replied, n = run.replied, run.people
+    seconds = replied.finished - replied.started
+    rate = n / seconds
+    p50, p99 = replied.percentile(0.5), replied.percentile(0.99)
+    window = (replied.started - run.measured[1], replied.finished - run.measured[1])
+    found = run.found
+    rows = [
+        ("/healthz alone", f"{run.health:,.0f}/s", "", ""),
+        ("replies", f"{n:,} in {seconds:.1f} s: {rate:,.0f}/s", "", ""),
+        ("replies / /healthz", f"{rate / run.health:.2f}", ">= 0.5", _met(rate >= run.health / 2)),
+        (
+            "webhook p50 / p99",
+            f"{p50 * 1000:.0f} / {p99 * 1000:.0f} ms",
+            "p99 < 1 s",
+            _met(p99 < 1),
+        ),
+        ("view shows all answered", f"{run.view_lag:.2f} s after", "< 2 s", _met(run.view_lag < 2)),
+        (
+            "SMS answers: rows / people",
+            f"{found.responses:,} / {found.people_answered:,}",
+            f"{n:,} / {n:,}",
+            _met(found.responses == found.people_answered == n),
+        ),
+        (
+            "confirmations queued / people",
+            f"{found.confirmations:,} / {found.people_confirmed:,}",
+            f"{n:,} / {n:,}",
+            _met(found.confirmations == found.people_confirmed == n),
+        ),
+        ("replies not answered as due", f"{len(replied.wrong)}", "0", _met(not replied.wrong)),
+        ("replies posted again (connection closed)", f"{replied.retried}", "", ""),
+        (
+            "recipients listed; sent by then",
+            f"{run.listed_after:.2f} s after the API; "
+            + ", ".join(f"{ch} {run.sent_when_replying[ch]:,}" for ch in CHANNELS),
+            "",
+            "",
+        ),
+    ]
+    rows += _pace_rows(run, window)
+    print(f"\n{run.name}, {n:,} people, {run.senders} senders")
+    widths = [max(len(row[column]) for row in rows) for column in range(4)]
+    for row in rows:
+        print("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+
+
+def _pace_rows(run: Run, window: tuple[float, float]) -> list[tuple[str, str, str, str]]:
+    """The fan-out's pace in the replies' window, with replies and in the baseline."""
+    rows = []
+    label = f"{window[0]:.1f}-{window[1]:.1f} s after the API"
+    for channel in CHANNELS:
+        with_replies = pace(run.found.sent_times[run.measured[0]][channel], run.measured[1], window)
+        without = pace(run.found.sent_times[run.baseline[0]][channel], run.baseline[1], window)
+        rows.append(
+            (
+                f"{channel} pace, {label}",
+                f"with replies {with_replies.count:,} ({with_replies.per_second:,.0f}/s), "
+                f"without {without.count:,} ({without.per_second:,.0f}/s)",
+                "",
+                "",
+            )
+        )
+        rows.append(
+            (
+                f"{channel} all sent",
+                f"with replies {with_replies.all_sent_after:.1f} s after the API, "
+                f"without {without.all_sent_after:.1f} s",
+                "",
+                "",
+            )
+        )
+    return rows
+
+
+def _met(condition: bool) -> str:
+    return "yes" if condition else "NO"
+
+
+@asynccontextmanager
+async def own_postgres_database(url: str) -> AsyncIterator[str]:
+    """A PostgreSQL database of its own on the server at `url`, dropped on exit: its URL."""
+    name = f"bench_replies_{secrets.token_hex(4)}"
+    admin = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as connection:
+            await connection.execute(text(f"CREATE DATABASE {name}"))
+        try:
+            yield make_url(url).set(database=name).render_as_string(hide_password=False)
+        finally:
+            async with admin.connect() as connection:
+                await connection.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
+    finally:
+        await admin.dispose()
+
+
+async def main() -> None:
+    """Measure SQLite, then PostgreSQL if given; print each database's table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--people", type=int, default=10_000)
+    parser.add_argument("--senders", type=int, default=64)
+    parser.add_argument("--postgres", metavar="URL", help="also measure a PostgreSQL database")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as directory:
+        folder = Path(directory)
+        try:
+            started = time.monotonic()
+            url = f"sqlite+aiosqlite:///{folder / 'replies.db'}"
+            report(await measure("SQLite", url, args.people, args.senders, folder))
+            print(f"  (run took {time.monotonic() - started:.0f} s)")
+            if args.postgres:
+                started = time.monotonic()
+                async with own_postgres_database(args.postgres) as postgres:
+                    run = await measure("PostgreSQL", postgres, args.people, args.senders, folder)
+                report(run)
+                print(f"  (run took {time.monotonic() - started:.0f} s)")
+        except BenchError as error:
+            sys.exit(str(error))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
