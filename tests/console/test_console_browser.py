@@ -19,10 +19,10 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from pydantic import SecretStr
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
 from sqlalchemy import select
 
@@ -181,10 +181,18 @@ def _status(browser: WebDriver) -> int:
 
 
 def _submit(browser: WebDriver, button: WebElement) -> None:
-    """Click a submit button and wait for the next page to replace this one."""
-    page = browser.find_element(By.TAG_NAME, "html")
+    """Click a submit button and wait for the next page to replace this one.
+
+    The page is marked in its window, which the next page does not have: Chromium's driver
+    sometimes answers an element of the old page with an unknown error rather than "stale",
+    and a script run while the next page loads may fail too, so those errors mean "not yet".
+    """
+    browser.execute_script("window.leftBehind = true;")
     button.click()
-    _wait(browser).until(expected_conditions.staleness_of(page))
+    replaced = "return document.readyState === 'complete' && window.leftBehind !== true;"
+    WebDriverWait(browser, WAIT_SECONDS, ignored_exceptions=(WebDriverException,)).until(
+        lambda shown: bool(shown.execute_script(replaced))
+    )
 
 
 def sign_in(browser: WebDriver, base: str, token: str) -> None:
