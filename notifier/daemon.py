@@ -56,14 +56,21 @@ class _HttpServer(BoundedServer):
         yield
 
 
-def _listen(host: str, port: int) -> socket.socket:
-    """The HTTP socket, bound before anything starts, so a port in use is one clear line."""
+def http_socket(host: str, port: int) -> socket.socket:
+    """The HTTP socket, bound before anything starts, so a port in use is one clear line.
+
+    With TCP_NODELAY, which the connections it accepts inherit: asyncio sets it only on
+    sockets it made itself, and without it an answer written in two parts (head, then body)
+    waits for the client's delayed acknowledgement, 40 ms on Linux, on every request.
+    """
     try:
-        return socket.create_server((host, port), reuse_port=False)
+        listening = socket.create_server((host, port), reuse_port=False)
     except OSError as error:
         raise ConfigError(
             f"configuration error: http: cannot listen on {host}:{port}: {error.strerror or error}"
         ) from None
+    listening.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return listening
 
 
 class Daemon:
@@ -154,7 +161,7 @@ class Daemon:
         )
         # Not uvicorn's `limit_concurrency` nor `timeout_keep_alive`: see connection_limits.
         server = _HttpServer(config, _http_connections(settings), http.keep_alive_seconds)
-        listening = _listen(http.host, http.port)
+        listening = http_socket(http.host, http.port)
         async with contextlib.AsyncExitStack() as stack:
             stack.callback(listening.close)
             if settings.email.inbound.enabled:
