@@ -55,34 +55,25 @@ async def raise_page(request: Request) -> Response:
 
 async def edit_page(request: Request) -> Response:
     """POST /alerts/new/edit: the form again with the values the preview page posted."""
-    user = await signed_in(request)
-    if user is None:
-        return responding.to_login(request)
-    refused = await _refusal(request, user)
-    if refused is not None:
-        return refused
+    user = await _raiser(request)
+    if isinstance(user, Response):
+        return user
     return await _form(request, user, RaiseForm.posted(await read_form(request)))
 
 
 async def preview_page(request: Request) -> Response:
     """POST /alerts/new/preview: what raising the form's alert would send; nothing written."""
-    user = await signed_in(request)
-    if user is None:
-        return responding.to_login(request)
-    refused = await _refusal(request, user)
-    if refused is not None:
-        return refused
+    user = await _raiser(request)
+    if isinstance(user, Response):
+        return user
     return await _previewed(request, user, RaiseForm.posted(await read_form(request)))
 
 
 async def raise_alert(request: Request) -> Response:
     """POST /alerts/new: raise the alert as the API does, wake the dispatcher, 303 to its page."""
-    user = await signed_in(request)
-    if user is None:
-        return responding.to_login(request)
-    refused = await _refusal(request, user)
-    if refused is not None:
-        return refused
+    user = await _raiser(request)
+    if isinstance(user, Response):
+        return user
     form = await read_form(request)
     values = RaiseForm.posted(form)
     try:
@@ -186,6 +177,16 @@ async def _form(
         too_large=too_large,
         errors={} if error is None else {error.field: error.wording or error.reason},
     )
+
+
+async def _raiser(request: Request) -> SignedIn | Response:
+    """Who posted this raise form, signed in, with the session's CSRF value and the right to
+    raise; else the answer to give (the sign-in redirect, a refusal, the too-large form)."""
+    user = await signed_in(request)
+    if user is None:
+        return responding.to_login(request)
+    refused = await _refusal(request, user)
+    return user if refused is None else refused
 
 
 async def _refusal(request: Request, user: SignedIn) -> Response | None:

@@ -84,19 +84,24 @@ def _cookie_header(cookies: dict[str, str]) -> dict[str, str]:
     return {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())} if cookies else {}
 
 
-@asynccontextmanager
-async def console_on(
-    database: Database, public_url: str = "http://127.0.0.1:8080"
-) -> AsyncIterator[Console]:
-    """The console on `database`, seeded with NBO and GVA people and four tokens."""
-    await seed(database, ROSTER)
+async def seeded_with_tokens(database: Database, roster: list[str]) -> list[str]:
+    """Seed `roster`, then issue the four tokens: admin, NBO officer, GVA officer, viewer."""
+    await seed(database, roster)
     async with database.session() as session:
-        issued = [
+        return [
             await tokens.create_token(session, "admin", Role.ADMIN, [], actor="test"),
             await tokens.create_token(session, "Amina NBO", Role.OFFICER, ["NBO"], actor="test"),
             await tokens.create_token(session, "gva", Role.OFFICER, ["GVA"], actor="test"),
             await tokens.create_token(session, "viewer", Role.VIEWER, [], actor="test"),
         ]
+
+
+@asynccontextmanager
+async def console_on(
+    database: Database, public_url: str = "http://127.0.0.1:8080"
+) -> AsyncIterator[Console]:
+    """The console on `database`, seeded with NBO and GVA people and four tokens."""
+    issued = await seeded_with_tokens(database, ROSTER)
     settings = Settings(
         http=HttpSettings(public_url=public_url),
         security=SecuritySettings(secret_key=SecretStr(SECRET)),

@@ -26,16 +26,14 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.wait import WebDriverWait
 from sqlalchemy import select
 
-from notifier.domain import Role
 from notifier.settings import HttpSettings, SecuritySettings, Settings, SmsSettings
-from notifier.store import materialisation, tokens
+from notifier.store import materialisation
 from notifier.store.engine import Database
 from notifier.store.tables import ALERT
 from notifier.web.app import create_app
 from tests.browser import browser_paths, serving, start_chromium
 from tests.clock import HandClock
-from tests.console.console_app import NOW, SECRET
-from tests.seeding import seed
+from tests.console.console_app import NOW, SECRET, seeded_with_tokens
 from tests.web.test_webhooks import ACCOUNT_SID, AUTH_TOKEN, sign
 
 PUBLIC_URL = "http://127.0.0.1:8080"  # what Twilio signs; the app serves on another port
@@ -137,14 +135,7 @@ def browser() -> Iterator[WebDriver]:
 @pytest.fixture
 async def served(database: Database, browser: WebDriver) -> AsyncIterator[Served]:
     """The console served over `database`: NBO and GVA people, four tokens, a fresh browser."""
-    await seed(database, ROSTER)
-    async with database.session() as session:
-        issued = [
-            await tokens.create_token(session, "admin", Role.ADMIN, [], actor="test"),
-            await tokens.create_token(session, "Amina NBO", Role.OFFICER, ["NBO"], actor="test"),
-            await tokens.create_token(session, "gva", Role.OFFICER, ["GVA"], actor="test"),
-            await tokens.create_token(session, "viewer", Role.VIEWER, [], actor="test"),
-        ]
+    issued = await seeded_with_tokens(database, ROSTER)
     settings = Settings(
         http=HttpSettings(public_url=PUBLIC_URL),
         security=SecuritySettings(secret_key=SecretStr(SECRET)),
