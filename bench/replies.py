@@ -10,7 +10,7 @@ p50 and p99, how soon the alert's view shows everyone answered, the fan-out's pa
 the replies against the baseline's over the same seconds after the API answered, and the
 answers and confirmations found in the database (each expected once per person).
 
-Run: `.venv/bin/python -m bench.replies [--people 10000] [--senders 64] [--postgres URL]`
+Run: `.venv/bin/python -m bench.replies [--people N] [--senders N] [--postgres URL [--no-sqlite]]`
 """
 
 from __future__ import annotations
@@ -560,14 +560,18 @@ async def main() -> None:
     parser.add_argument("--people", type=int, default=10_000)
     parser.add_argument("--senders", type=int, default=64)
     parser.add_argument("--postgres", metavar="URL", help="also measure a PostgreSQL database")
+    parser.add_argument(
+        "--no-sqlite", action="store_true", help="measure only the PostgreSQL database"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:
         folder = Path(directory)
         try:
-            started = time.monotonic()
-            url = f"sqlite+aiosqlite:///{folder / 'replies.db'}"
-            report(await measure("SQLite", url, args.people, args.senders, folder))
-            print(f"  (run took {time.monotonic() - started:.0f} s)")
+            if not args.no_sqlite:
+                started = time.monotonic()
+                url = f"sqlite+aiosqlite:///{folder / 'replies.db'}"
+                report(await measure("SQLite", url, args.people, args.senders, folder))
+                print(f"  (run took {time.monotonic() - started:.0f} s)")
             if args.postgres:
                 started = time.monotonic()
                 async with own_postgres_database(args.postgres) as postgres:

@@ -177,9 +177,9 @@ def _fold_into_recipients(
             "answer": _OTHER if value == _KEEPS_HELP else value,
             "now": now,
         }
-        for (alert_id, person), value in final.items()
+        for (alert_id, person), value in sorted(final.items())
     ]
-    connection.execute(_FOLD, rows)
+    connection.execute(_FOLD, rows)  # in key order: replicas' batches lock rows alike
     return outcomes
 
 

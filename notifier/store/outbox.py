@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Table, exists, func, select, update
+from sqlalchemy import Connection, Table, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Insert
@@ -215,16 +215,6 @@ async def settle_alerts(session: AsyncSession, now: datetime) -> int:
         .values(status=AlertStatus.DISPATCHED.value, dispatched_at=now)
     )
     return int(settled.rowcount)  # type: ignore[attr-defined]
-
-
-async def queue_depth(session: AsyncSession) -> dict[str, int]:
-    """Queued deliveries per channel (due or not)."""
-    query = (
-        select(DELIVERY.c.channel, func.count())
-        .where(DELIVERY.c.status == QUEUED)
-        .group_by(DELIVERY.c.channel)
-    )
-    return {channel: int(count) for channel, count in (await session.execute(query)).all()}
 
 
 async def with_several_open_alerts(session: AsyncSession, people: list[int]) -> set[int]:

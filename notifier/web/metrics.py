@@ -1,18 +1,17 @@
-"""Prometheus metrics: the outbox by channel and state, send latency, queue depth, channel up."""
+"""Prometheus metrics: open alerts' deliveries by state, queue depth, send latency, channel up."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from sqlalchemy import func, select
 from starlette.requests import Request
 from starlette.responses import Response
 
 from notifier.channel_health import ChannelHealth, ChannelState
 from notifier.domain import Channel
+from notifier.store import outbox_gauges
 from notifier.store.engine import Database
-from notifier.store.tables import DELIVERY
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -59,26 +58,25 @@ async def metrics(request: Request) -> Response:
     """GET /metrics: the outbox's state from the database, then this process's counters."""
     database: Database = request.app.state.database
     send_metrics: SendMetrics = request.app.state.metrics
-    query = select(DELIVERY.c.channel, DELIVERY.c.status, func.count()).group_by(
-        DELIVERY.c.channel, DELIVERY.c.status
-    )
     async with database.session(read_only=True) as session:
-        rows = (await session.execute(query)).all()
+        deliveries = await outbox_gauges.open_alert_deliveries(session)
+        queued = await outbox_gauges.queue_depth(session)
     lines = [
-        "# HELP notifier_deliveries Deliveries in the outbox by channel and state.",
-        "# TYPE notifier_deliveries gauge",
+        "# HELP notifier_open_alert_deliveries Deliveries of the alerts still open, by channel "
+        "and state.",
+        "# TYPE notifier_open_alert_deliveries gauge",
     ]
-    depth: dict[str, int] = {channel.value: 0 for channel in Channel}
-    for channel, status, count in rows:
-        lines.append(f'notifier_deliveries{{channel="{channel}",state="{status}"}} {count}')
-        if status == "queued":
-            depth[channel] = int(count)
+    lines += [
+        f'notifier_open_alert_deliveries{{channel="{channel}",state="{status}"}} {count}'
+        for (channel, status), count in sorted(deliveries.items())
+    ]
     lines += [
         "# HELP notifier_queue_depth Deliveries waiting to be sent, by channel.",
         "# TYPE notifier_queue_depth gauge",
     ]
     lines += [
-        f'notifier_queue_depth{{channel="{channel}"}} {count}' for channel, count in depth.items()
+        f'notifier_queue_depth{{channel="{channel.value}"}} {queued.get(channel.value, 0)}'
+        for channel in Channel
     ]
     lines += channel_lines(request.app.state.channel_health)
     body = "\n".join(lines) + "\n" + generate_latest(send_metrics.registry).decode()

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import Select, text
 
 from notifier.access import Principal
 from notifier.alert_request import AlertRequest
@@ -16,11 +18,14 @@ from notifier.domain import Channel, Role
 from notifier.errors import PermanentSendError, TransientSendError
 from notifier.store import alerts, materialisation, outbox
 from notifier.store.engine import Database
+from notifier.store.outbox_gauges import OPEN_ALERT_DELIVERIES, QUEUE_DEPTH
 from notifier.web.app import create_app
 from notifier.web.metrics import SendMetrics
 from tests.seeding import nairobi_people, seed
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+ADMIN = Principal("admin", Role.ADMIN)
+OPEN_DELIVERIES = "notifier_open_alert_deliveries"
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -60,12 +65,13 @@ def labels(**values: str) -> frozenset[tuple[str, str]]:
     return frozenset(values.items())
 
 
-async def three_queued_one_sent(database: Database) -> None:
-    """An alert to three people on both channels in the outbox, one SMS accepted by Twilio."""
-    await seed(database, nairobi_people(3))
+async def three_queued_one_sent(database: Database, *, start: int = 0) -> int:
+    """An alert to three people on both channels in the outbox, one SMS accepted by Twilio;
+    its id. `start` numbers the people, so that a second call adds three others."""
+    await seed(database, nairobi_people(3, start=start))
     request = AlertRequest(title="Fire", message="Leave by the stairs.", stations=("NBO",))
     async with database.session() as session:
-        alert = await alerts.create_alert(session, request, Principal("admin", Role.ADMIN))
+        alert = await alerts.create_alert(session, request, ADMIN)
     assert alert.id is not None
     async with database.session() as session:
         await materialisation.materialise_batch(session, alert.id, 100, NOW)
@@ -74,32 +80,87 @@ async def three_queued_one_sent(database: Database) -> None:
             session, Channel.SMS, 1, "worker-1", NOW, timedelta(seconds=60)
         )
         await outbox.mark_sent(session, claimed.id, "SM" + "0" * 32, NOW)
+    return alert.id
+
+
+def deliveries(answer: Scrape) -> Samples:
+    """The `notifier_open_alert_deliveries` samples of a scrape."""
+    return {key: value for key, value in answer.samples.items() if key[0] == OPEN_DELIVERIES}
 
 
 async def test_empty_outbox_has_zero_queue_depth(database: Database) -> None:
     """With no deliveries, the queue depth of each channel is 0 and no delivery line appears."""
     answer = await scrape(database)
-    assert answer.types["notifier_deliveries"] == "gauge"
+    assert answer.types[OPEN_DELIVERIES] == "gauge"
     assert answer.types["notifier_queue_depth"] == "gauge"
-    assert "notifier_deliveries{" not in answer.text
+    assert f"{OPEN_DELIVERIES}{{" not in answer.text
     assert answer.samples["notifier_queue_depth", labels(channel="sms")] == 0
     assert answer.samples["notifier_queue_depth", labels(channel="email")] == 0
 
 
 async def test_deliveries_match_the_outbox(database: Database) -> None:
-    """`notifier_deliveries` counts the outbox by channel and state; the depth is what is queued."""
+    """The open alert's deliveries by channel and state; the depth is what is queued."""
     await three_queued_one_sent(database)
     answer = await scrape(database)
-    assert 'notifier_deliveries{channel="sms",state="queued"} 2' in answer.text.splitlines()
-    samples = answer.samples
-    deliveries = {key: value for key, value in samples.items() if key[0] == "notifier_deliveries"}
-    assert deliveries == {
-        ("notifier_deliveries", labels(channel="sms", state="queued")): 2,
-        ("notifier_deliveries", labels(channel="sms", state="sent")): 1,
-        ("notifier_deliveries", labels(channel="email", state="queued")): 3,
+    line = f'{OPEN_DELIVERIES}{{channel="sms",state="queued"}} 2'
+    assert line in answer.text.splitlines()
+    assert deliveries(answer) == {
+        (OPEN_DELIVERIES, labels(channel="sms", state="queued")): 2,
+        (OPEN_DELIVERIES, labels(channel="sms", state="sent")): 1,
+        (OPEN_DELIVERIES, labels(channel="email", state="queued")): 3,
     }
-    assert samples["notifier_queue_depth", labels(channel="sms")] == 2
-    assert samples["notifier_queue_depth", labels(channel="email")] == 3
+    assert answer.samples["notifier_queue_depth", labels(channel="sms")] == 2
+    assert answer.samples["notifier_queue_depth", labels(channel="email")] == 3
+
+
+async def test_a_closed_alerts_deliveries_are_left_out(database: Database) -> None:
+    """Once an alert is closed its deliveries leave the gauge (its queued ones are cancelled,
+    so they leave the queue depth too); an open alert's stay."""
+    closed = await three_queued_one_sent(database)
+    async with database.session() as session:
+        await alerts.close_alert(session, closed, ADMIN)
+    await three_queued_one_sent(database, start=3)  # to all six of the station
+    answer = await scrape(database)
+    assert deliveries(answer) == {
+        (OPEN_DELIVERIES, labels(channel="sms", state="queued")): 5,
+        (OPEN_DELIVERIES, labels(channel="sms", state="sent")): 1,
+        (OPEN_DELIVERIES, labels(channel="email", state="queued")): 6,
+    }
+    assert answer.samples["notifier_queue_depth", labels(channel="sms")] == 5
+    assert answer.samples["notifier_queue_depth", labels(channel="email")] == 6
+
+
+@pytest.mark.parametrize(
+    ("query", "on_sqlite", "on_postgresql"),
+    [
+        (QUEUE_DEPTH, "delivery USING INDEX ix_delivery_due", "using ix_delivery_due on delivery"),
+        (
+            OPEN_ALERT_DELIVERIES,
+            "SEARCH delivery USING COVERING INDEX ix_delivery_alert_counts (alert_id=?)",
+            "Index Cond: (alert_id = alert.id)",
+        ),
+    ],
+    ids=["queue_depth", "open_alert_deliveries"],
+)
+async def test_the_gauges_read_the_delivery_table_by_its_indexes(
+    database: Database, query: Select[Any], on_sqlite: str, on_postgresql: str
+) -> None:
+    """Neither gauge reads every delivery: the queue depth reads the partial index of queued
+    deliveries, the open alerts' deliveries are looked up by alert (on PostgreSQL with
+    sequential scans ruled out, so that the plan is not the one a tiny table would get)."""
+    await three_queued_one_sent(database)
+    dialect = database.engine.dialect
+    compiled = query.compile(dialect=dialect, compile_kwargs={"literal_binds": True})
+    async with database.session(read_only=True) as session:
+        if dialect.name == "sqlite":
+            rows = await session.execute(text(f"EXPLAIN QUERY PLAN {compiled}"))
+            plan = " | ".join(row[-1] for row in rows)
+            assert on_sqlite in plan, plan
+        else:
+            await session.execute(text("SET LOCAL enable_seqscan = off"))
+            plan = " | ".join(row[0] for row in await session.execute(text(f"EXPLAIN {compiled}")))
+            assert on_postgresql in plan, plan
+        assert "Seq Scan on delivery" not in plan and "SCAN delivery |" not in f"{plan} |", plan
 
 
 async def test_send_metrics_are_exposed(database: Database) -> None:
