@@ -1,12 +1,16 @@
 """Benchmark: the dispatcher's own CPU per delivery, with channels that answer at once.
 
 What the daemon spends on a message besides the provider's client: materialising, claiming,
-rendering, rate limiting, recording, on a real SQLite file. An SMS-only alert to `--people`
-people at one station is dispatched by a `Dispatcher` in this process through the console
-channels, which accept each message at once (their log lines are below the level). Prints
-the process's CPU time per delivery, from the alert's creation until it is dispatched.
+rendering, rate limiting, recording, on a real SQLite file, and with `--postgres URL` on a
+database of its own on that server, there both through asyncpg directly (the daemon's path)
+and through SQLAlchemy (`sending`'s Core statements, as on SQLite). An SMS-only alert to
+`--people` people at one station is dispatched by a `Dispatcher` in this process through the
+console channels, which accept each message at once (their log lines are below the level).
+Prints the process's CPU time per delivery and the deliveries a second, from the alert's
+creation until it is dispatched.
 
-Run: `.venv/bin/python -m bench.dispatch_overhead [--people 20000] [--runs 3] [--profile]`
+Run: `.venv/bin/python -m bench.dispatch_overhead [--people 20000] [--runs 3] [--profile]
+[--postgres postgresql+asyncpg://postgres@127.0.0.1:5432/test]`
 """
 
 from __future__ import annotations
@@ -18,9 +22,11 @@ import pstats
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 from sqlalchemy import select
 
+from bench.postgres import own_postgres_database
 from notifier.access import Principal
 from notifier.alert_request import AlertRequest
 from notifier.channels.console import ConsoleEmailChannel, ConsoleSmsChannel
@@ -39,8 +45,17 @@ from tests.seeding import nairobi_people, seed
 TEMPLATES = Path(__file__).parent.parent / "config" / "templates"
 
 
-async def one_run(people: int, profile: cProfile.Profile | None) -> float:
-    """Dispatch one SMS alert to `people` people; the CPU seconds per delivery."""
+class Figures(NamedTuple):
+    """One run's CPU seconds per delivery and deliveries a second."""
+
+    cpu_per_delivery: float
+    per_second: float
+
+
+async def one_run(
+    url: str, people: int, profile: cProfile.Profile | None, *, direct: bool
+) -> Figures:
+    """Dispatch one SMS alert to `people` people on the database at `url` (empty)."""
     settings = load_settings(
         None,
         {
@@ -51,39 +66,40 @@ async def one_run(people: int, profile: cProfile.Profile | None) -> float:
         },
     )
     configure_logging(settings.logging)
-    with tempfile.TemporaryDirectory() as folder:
-        async with Database.open(f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}") as database:
-            await schema.upgrade(database)
-            await seed(database, nairobi_people(people))
-            dispatcher = Dispatcher(
-                database,
-                configured_lanes(settings, email=ConsoleEmailChannel(), sms=ConsoleSmsChannel()),
-                MessageFactory(load_templates(TEMPLATES), settings),
-                settings.dispatch,
-                SystemClock(),
-                "bench",
-            )
-            stopping = asyncio.Event()
-            running = asyncio.create_task(dispatcher.run(stopping, 5.0))
-            request = AlertRequest(
-                title="Earthquake",
-                message="Leave the building by the stairs.",
-                stations=("NBO",),
-                channels=(Channel.SMS,),
-            )
-            started = time.process_time()
-            if profile is not None:
-                profile.enable()
-            async with database.session() as session:
-                alert = await alerts.create_alert(session, request, Principal("bench", Role.ADMIN))
-            dispatcher.wake()
-            await _until_dispatched(database, alert.id)
-            if profile is not None:
-                profile.disable()
-            used = time.process_time() - started
-            stopping.set()
-            await running
-    return used / people
+    async with Database.open(url) as database:
+        if not direct:
+            database.direct = None  # SQLAlchemy's path, as with psycopg
+        await schema.upgrade(database)
+        await seed(database, nairobi_people(people))
+        dispatcher = Dispatcher(
+            database,
+            configured_lanes(settings, email=ConsoleEmailChannel(), sms=ConsoleSmsChannel()),
+            MessageFactory(load_templates(TEMPLATES), settings),
+            settings.dispatch,
+            SystemClock(),
+            "bench",
+        )
+        stopping = asyncio.Event()
+        running = asyncio.create_task(dispatcher.run(stopping, 5.0))
+        request = AlertRequest(
+            title="Earthquake",
+            message="Leave the building by the stairs.",
+            stations=("NBO",),
+            channels=(Channel.SMS,),
+        )
+        started, began = time.process_time(), time.monotonic()
+        if profile is not None:
+            profile.enable()
+        async with database.session() as session:
+            alert = await alerts.create_alert(session, request, Principal("bench", Role.ADMIN))
+        dispatcher.wake()
+        await _until_dispatched(database, alert.id)
+        if profile is not None:
+            profile.disable()
+        used, took = time.process_time() - started, time.monotonic() - began
+        stopping.set()
+        await running
+    return Figures(used / people, people / took)
 
 
 async def _until_dispatched(database: Database, alert_id: int | None) -> None:
@@ -98,18 +114,34 @@ async def _until_dispatched(database: Database, alert_id: int | None) -> None:
 
 
 async def main() -> None:
-    """Run the measurement `--runs` times and print each figure."""
+    """Run the measurement `--runs` times on each database and print each figure."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--people", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--profile", action="store_true", help="cProfile the last run")
+    parser.add_argument("--postgres", metavar="URL", help="also measure a PostgreSQL database")
     args = parser.parse_args()
+    paths = [("SQLite", None, True)]
+    if args.postgres:
+        paths += [("PostgreSQL, asyncpg", args.postgres, True)]
+        paths += [("PostgreSQL, SQLAlchemy", args.postgres, False)]
     for run in range(args.runs):
-        profile = cProfile.Profile() if args.profile and run == args.runs - 1 else None
-        per_delivery = await one_run(args.people, profile)
-        print(f"{args.people} deliveries: {per_delivery * 1e6:.0f} µs of CPU a delivery")
-        if profile is not None:
-            pstats.Stats(profile).sort_stats("tottime").print_stats(25)
+        for name, server, direct in paths:
+            last = run == args.runs - 1
+            profile = cProfile.Profile() if args.profile and last else None
+            if server is None:
+                with tempfile.TemporaryDirectory() as folder:
+                    url = f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}"
+                    figures = await one_run(url, args.people, profile, direct=direct)
+            else:
+                async with own_postgres_database(server, "bench_dispatch") as url:
+                    figures = await one_run(url, args.people, profile, direct=direct)
+            print(
+                f"{name}: {args.people} deliveries: {figures.cpu_per_delivery * 1e6:.0f} µs of"
+                f" CPU a delivery, {figures.per_second:,.0f} a second"
+            )
+            if profile is not None:
+                pstats.Stats(profile).sort_stats("tottime").print_stats(25)
 
 
 if __name__ == "__main__":

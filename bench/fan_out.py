@@ -9,7 +9,11 @@ SDK (`notifier.channels.twilio_http`), to show what that client accounts for. A 
 measures the daemon's peak memory on a 100,000-person alert with the console channels (the
 network clients' own buffers aside).
 
-Run: `.venv/bin/python -m bench.fan_out [--people 10000] [--memory-people 100000] [--channels sms]`
+With `--postgres URL`, the daemon and the raw loop use databases of their own on that
+PostgreSQL server (created and dropped) instead of SQLite files.
+
+Run: `.venv/bin/python -m bench.fan_out [--people 10000] [--memory-people 100000] [--channels sms]
+[--postgres postgresql+asyncpg://postgres@127.0.0.1:5432/test]`
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from sqlalchemy import select
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
+from bench.postgres import own_postgres_database
 from bench.roster_import import CONTACTS, generate_roster
 from notifier.channels.base import OutgoingEmail, OutgoingSms
 from notifier.channels.configured import STATUS_CALLBACK_PATH
@@ -315,75 +320,102 @@ async def main() -> None:
     parser.add_argument(
         "--channels", default="sms,email", help="measure one channel alone: sms or email"
     )
+    parser.add_argument("--postgres", metavar="URL", help="use this PostgreSQL server")
     args = parser.parse_args()
     stations = ["NBO", "GVA", "BKK", "SCL"]
     channels = [name.strip() for name in args.channels.split(",") if name.strip()]
     with tempfile.TemporaryDirectory() as directory:
         folder = Path(directory)
-        url = f"sqlite+aiosqlite:///{folder / 'bench.db'}"
-        token = await prepare(url, args.people, folder)
-        smtp, twilio = start_sinks()
-        port = free_port()
-        env = environment(url, smtp, twilio, port)
-        async with daemon(env, folder / "daemon.log") as process:
-            cpu_before = cpu_seconds(process.pid)
-            answered, done, _ = await raise_and_wait(str(port), token, stations, channels)
-            daemon_cpu = cpu_seconds(process.pid) - cpu_before
-        smtp.stop()
-        twilio.stop()
-        report(f"daemon, {args.people} people", answered, done, smtp, twilio)
-        daemon_rates = (smtp.rate, twilio.rate)
-
-        smtp, twilio = start_sinks()
-        started, raw_cpu_before = time.time(), time.process_time()
-        await raw_loop(url, smtp, twilio, channels)
-        finished, raw_cpu = time.time(), time.process_time() - raw_cpu_before
-        smtp.stop()
-        twilio.stop()
-        report(f"raw libraries, {args.people} people", 0, 0, smtp, twilio)
-        print(f"  all sent in {finished - started:.1f} s")
-        print(
-            f"daemon / raw throughput: e-mail {_ratio(daemon_rates[0], smtp.rate)}, "
-            f"SMS {_ratio(daemon_rates[1], twilio.rate)}"
-        )
-        if "sms" in channels:
-            # The raw loop again, its SMS through the daemon's own HTTP client under the SDK:
-            # how much of the comparison the leaner client accounts for.
-            smtp, twilio = start_sinks()
-            lean = TwilioHttpClient(logging.Logger("bench", logging.WARNING), 30.0)
-            await raw_loop(url, smtp, twilio, channels, http=lean)
-            smtp.stop()
-            twilio.stop()
-            print(
-                f"  SMS through the daemon's HTTP client: {twilio.rate:.0f}/s; daemon / that: "
-                f"{_ratio(daemon_rates[1], twilio.rate)}"
-            )
-        messages = len(channels) * args.people / 1000
-        print(
-            f"CPU per 1,000 messages: daemon {daemon_cpu / messages:.2f} s, "
-            f"raw loop (rendering included) {raw_cpu / messages:.2f} s"
-        )
-
+        async with bench_database(args.postgres, folder, "bench") as url:
+            await measure(args, url, folder, stations, channels)
         if args.memory_people <= 0:
             return
-        memory_url = f"sqlite+aiosqlite:///{folder / 'memory.db'}"
-        memory_token = await prepare(memory_url, args.memory_people, folder)
-        port = free_port()
-        env = environment(
-            memory_url,
-            smtp,
-            twilio,
-            port,
-            NOTIFIER_EMAIL__BACKEND="console",
-            NOTIFIER_SMS__BACKEND="console",
-        )
-        async with daemon(env, folder / "memory.log") as process:
-            answered, done, _ = await raise_and_wait(str(port), memory_token, stations)
-            peak = peak_rss_mib(process.pid)
+        async with bench_database(args.postgres, folder, "memory") as url:
+            await measure_memory(args, url, folder, stations)
+
+
+@asynccontextmanager
+async def bench_database(postgres: str | None, folder: Path, name: str) -> AsyncIterator[str]:
+    """A SQLite file in `folder`, or a database of its own on the PostgreSQL server: its URL."""
+    if postgres is None:
+        yield f"sqlite+aiosqlite:///{folder / f'{name}.db'}"
+        return
+    async with own_postgres_database(postgres, f"bench_fan_out_{name}") as url:
+        yield url
+
+
+async def measure(
+    args: argparse.Namespace, url: str, folder: Path, stations: list[str], channels: list[str]
+) -> None:
+    """The daemon against the raw libraries, each from the same database's roster."""
+    token = await prepare(url, args.people, folder)
+    smtp, twilio = start_sinks()
+    port = free_port()
+    env = environment(url, smtp, twilio, port)
+    async with daemon(env, folder / "daemon.log") as process:
+        cpu_before = cpu_seconds(process.pid)
+        answered, done, _ = await raise_and_wait(str(port), token, stations, channels)
+        daemon_cpu = cpu_seconds(process.pid) - cpu_before
+    smtp.stop()
+    twilio.stop()
+    report(f"daemon, {args.people} people", answered, done, smtp, twilio)
+    daemon_rates = (smtp.rate, twilio.rate)
+
+    smtp, twilio = start_sinks()
+    started, raw_cpu_before = time.time(), time.process_time()
+    await raw_loop(url, smtp, twilio, channels)
+    finished, raw_cpu = time.time(), time.process_time() - raw_cpu_before
+    smtp.stop()
+    twilio.stop()
+    report(f"raw libraries, {args.people} people", 0, 0, smtp, twilio)
+    print(f"  all sent in {finished - started:.1f} s")
+    print(
+        f"daemon / raw throughput: e-mail {_ratio(daemon_rates[0], smtp.rate)}, "
+        f"SMS {_ratio(daemon_rates[1], twilio.rate)}"
+    )
+    if "sms" in channels:
+        # The raw loop again, its SMS through the daemon's own HTTP client under the SDK:
+        # how much of the comparison the leaner client accounts for.
+        smtp, twilio = start_sinks()
+        lean = TwilioHttpClient(logging.Logger("bench", logging.WARNING), 30.0)
+        await raw_loop(url, smtp, twilio, channels, http=lean)
+        smtp.stop()
+        twilio.stop()
         print(
-            f"daemon, {args.memory_people} people, console channels: dispatched in "
-            f"{done - answered:.1f} s, peak memory {peak:.0f} MiB"
+            f"  SMS through the daemon's HTTP client: {twilio.rate:.0f}/s; daemon / that: "
+            f"{_ratio(daemon_rates[1], twilio.rate)}"
         )
+    messages = len(channels) * args.people / 1000
+    print(
+        f"CPU per 1,000 messages: daemon {daemon_cpu / messages:.2f} s, "
+        f"raw loop (rendering included) {raw_cpu / messages:.2f} s"
+    )
+
+
+async def measure_memory(
+    args: argparse.Namespace, memory_url: str, folder: Path, stations: list[str]
+) -> None:
+    """The daemon's peak memory on a large alert through the console channels."""
+    smtp, twilio = start_sinks()
+    memory_token = await prepare(memory_url, args.memory_people, folder)
+    port = free_port()
+    env = environment(
+        memory_url,
+        smtp,
+        twilio,
+        port,
+        NOTIFIER_EMAIL__BACKEND="console",
+        NOTIFIER_SMS__BACKEND="console",
+    )
+    async with daemon(env, folder / "memory.log") as process:
+        answered, done, _ = await raise_and_wait(str(port), memory_token, stations)
+        peak = peak_rss_mib(process.pid)
+    smtp.stop()
+    twilio.stop()
+    print(
+        f"daemon, {args.memory_people} people, console channels: dispatched in "
+        f"{done - answered:.1f} s, peak memory {peak:.0f} MiB"
+    )
 
 
 if __name__ == "__main__":

@@ -22,8 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
 from pathlib import Path
@@ -32,12 +31,11 @@ from urllib.parse import urlencode
 
 import aiohttp
 import httpx
-from sqlalchemy import func, select, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
 from bench.fan_out import SID, TOKEN, Sink, daemon, environment, free_port, prepare, start_sinks
+from bench.postgres import own_postgres_database
 from notifier.store.engine import Database
 from notifier.store.tables import DELIVERY, PERSON, RESPONSE
 
@@ -537,23 +535,6 @@ def _met(condition: bool) -> str:
     return "yes" if condition else "NO"
 
 
-@asynccontextmanager
-async def own_postgres_database(url: str) -> AsyncIterator[str]:
-    """A PostgreSQL database of its own on the server at `url`, dropped on exit: its URL."""
-    name = f"bench_replies_{secrets.token_hex(4)}"
-    admin = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as connection:
-            await connection.execute(text(f"CREATE DATABASE {name}"))
-        try:
-            yield make_url(url).set(database=name).render_as_string(hide_password=False)
-        finally:
-            async with admin.connect() as connection:
-                await connection.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
-    finally:
-        await admin.dispose()
-
-
 async def main() -> None:
     """Measure SQLite, then PostgreSQL if given; print each database's table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
@@ -574,7 +555,7 @@ async def main() -> None:
                 print(f"  (run took {time.monotonic() - started:.0f} s)")
             if args.postgres:
                 started = time.monotonic()
-                async with own_postgres_database(args.postgres) as postgres:
+                async with own_postgres_database(args.postgres, "bench_replies") as postgres:
                     run = await measure("PostgreSQL", postgres, args.people, args.senders, folder)
                 report(run)
                 print(f"  (run took {time.monotonic() - started:.0f} s)")

@@ -30,8 +30,9 @@ from notifier.errors import SendError, TransientSendError
 from notifier.messages import AlertContent
 from notifier.retry import GiveUp, Retry, RetryPolicy, after_failure
 from notifier.settings import DispatchSettings, Settings
-from notifier.store import materialisation, outbox, sending
+from notifier.store import hot_path, materialisation, outbox
 from notifier.store.engine import Database
+from notifier.store.presence import replica_presence
 from notifier.store.sending import ClaimedDelivery, SentMessage
 
 log = structlog.get_logger(__name__)
@@ -85,6 +86,7 @@ class Dispatcher:
         )
         self._materialise_wake = asyncio.Event()
         self._recorder = SentRecorder(database, clock)
+        self._presence = replica_presence(database, worker)
         # An alert's words never change, and cancelling it cancels its queued deliveries in
         # the database, so what was read once serves every later claim.
         self._alerts: dict[int, AlertToSend | None] = {}
@@ -110,6 +112,7 @@ class Dispatcher:
                     tasks.create_task(self._run_lane(lane, stopping, grace_seconds))
         finally:
             await self._recorder.close()
+            await self._presence.close()  # what is still leased is taken over at once
 
     async def _materialise_loop(self, stopping: asyncio.Event) -> None:
         guard = self._database.outages.guard("materialisation", stopping)
@@ -158,6 +161,7 @@ class Dispatcher:
             if lane.lapsed:
                 log.warning("lease_too_short", channel=lane.channel.value, count=lane.lapsed)
                 lane.lapsed = 0
+        await self._presence.keep()
         now = self._clock.now()
         # What this process's senders still hold stays theirs, even past its lease (a message
         # sent while the database was away, its outcome not yet written): reclaimed, it would
@@ -172,9 +176,16 @@ class Dispatcher:
             reclaimed = await outbox.reclaim_expired(
                 session, now, self._settings.max_attempts, held
             )
+            vanished = await self._presence.vanished(session)
+            taken_over = await outbox.reclaim_vanished(
+                session, vanished, now, self._settings.max_attempts
+            )
             settled = await outbox.settle_alerts(session, now)
         if reclaimed:
             log.warning("leases_reclaimed", count=reclaimed)
+            self.wake()
+        if vanished:
+            log.warning("replicas_gone", replicas=len(vanished), deliveries=taken_over)
             self.wake()
         if settled:
             log.info("alerts_dispatched", count=settled)
@@ -207,7 +218,15 @@ class Dispatcher:
                 await _wait_any(lane.wake, stopping, self._settings.poll_interval_seconds)
 
     async def _claim_more(self, lane: Lane) -> int:
-        """Claim what the lane has room for, and queue it for its senders; how many."""
+        """Claim what the lane has room for, and queue it for its senders; how many.
+
+        Nothing is claimed until this replica's presence is held: without it, the others
+        would take what it claims for the deliveries of a replica gone.
+        """
+        if not self._presence.held:
+            await self._presence.keep()
+            if not self._presence.held:
+                return 0
         lane.plan(asyncio.get_running_loop().time(), most=2 * self._settings.claim_batch)
         limit = min(lane.target - lane.held, self._settings.claim_batch)
         jobs = await self._claim(lane.channel, limit) if limit > 0 else []
@@ -234,16 +253,14 @@ class Dispatcher:
                     lane.finished_one(job.delivery.id)
 
     async def _claim(self, channel: Channel, limit: int) -> list[Job]:
-        claim = await self._database.run(
-            partial(
-                sending.claim_with_details,
-                channel=channel,
-                limit=limit,
-                worker=self._worker,
-                now=self._clock.now(),
-                lease=timedelta(seconds=self._settings.lease_seconds),
-                known_alerts=frozenset(self._alerts),  # a copy: the work runs in a thread
-            )
+        claim = await hot_path.claim_with_details(
+            self._database,
+            channel,
+            limit,
+            self._worker,
+            self._clock.now(),
+            timedelta(seconds=self._settings.lease_seconds),
+            known_alerts=frozenset(self._alerts),  # a copy: the work may run in a thread
         )
         self._alerts.update(
             (alert_id, _alert_to_send(row)) for alert_id, row in claim.alerts.items()

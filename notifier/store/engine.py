@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from notifier.errors import ConfigError
+from notifier.store.direct import DirectConnections
 from notifier.store.outage import Outages
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -122,6 +123,10 @@ class Database:
         self._turn: asyncio.Lock | None = asyncio.Lock() if is_sqlite(engine) else None
         self._sqlite_file = engine.url.set(drivername="sqlite") if is_sqlite(engine) else None
         self._plain: _PlainConnections | None = None
+        self.direct: DirectConnections | None = None
+        """On PostgreSQL through asyncpg, connections for the hot path (`store.hot_path`)."""
+        if engine.dialect.name == "postgresql" and engine.dialect.driver == "asyncpg":
+            self.direct = DirectConnections(engine)
 
     @classmethod
     @asynccontextmanager
@@ -134,10 +139,12 @@ class Database:
             await database.close()
 
     async def close(self) -> None:
-        """Close every connection, the plain ones' thread included."""
+        """Close every connection, the plain ones' thread and the direct ones included."""
         plain, self._plain = self._plain, None
         if plain is not None:
             await plain.close()
+        if self.direct is not None:
+            await self.direct.close()
         await self.engine.dispose()
 
     async def run(self, work: Callable[[Connection], T]) -> T:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Table, exists, select, update
+from sqlalchemy import ColumnElement, Connection, Table, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Insert
@@ -174,25 +174,41 @@ async def reclaim_expired(
     expired = (c.status == SENDING) & (c.lease_expires_at < now)
     if held:
         expired &= c.id.not_in(sorted(held))
+    return await _requeue(session, expired, now, max_attempts, "lease expired")
+
+
+async def reclaim_vanished(
+    session: AsyncSession, keys: Collection[int], now: datetime, max_attempts: int
+) -> int:
+    """Return the deliveries of workers gone (`notifier.store.presence`) to the queue at once,
+    whatever their leases say; `keys` are the `hashtext` of the gone workers' ids."""
+    if not keys:
+        return 0
+    c = DELIVERY.c
+    theirs = (c.status == SENDING) & func.hashtext(c.leased_by).in_(sorted(keys))
+    return await _requeue(session, theirs, now, max_attempts, "replica gone")
+
+
+async def _requeue(
+    session: AsyncSession, which: ColumnElement[bool], now: datetime, max_attempts: int, why: str
+) -> int:
+    """Queue `which` deliveries again, due now; those that have had their attempts fail.
+    How many were queued."""
+    c = DELIVERY.c
     await session.execute(
         update(DELIVERY)
-        .where(expired, c.attempts >= max_attempts)
-        .values(
-            status=DeliveryStatus.FAILED.value,
-            failed_at=now,
-            leased_by=None,
-            last_error="lease expired",
-        )
+        .where(which, c.attempts >= max_attempts)
+        .values(status=DeliveryStatus.FAILED.value, failed_at=now, leased_by=None, last_error=why)
     )
     requeued = await session.execute(
         update(DELIVERY)
-        .where(expired)
+        .where(which)
         .values(
             status=QUEUED,
             next_attempt_at=now,
             leased_by=None,
             lease_expires_at=None,
-            last_error="lease expired",
+            last_error=why,
         )
     )
     return int(requeued.rowcount)  # type: ignore[attr-defined]

@@ -65,11 +65,24 @@ class OneProcessLock:
 
 
 class AdvisoryLock:
-    """PostgreSQL: `pg_try_advisory_lock` on a dedicated connection."""
+    """PostgreSQL: `pg_try_advisory_lock` on a dedicated connection, named `name worker`.
 
-    def __init__(self, database: Database, worker: str) -> None:
+    The lock is (`lock_class`, `hashtext(key)`), `key` by default the schema's name.
+    """
+
+    def __init__(
+        self,
+        database: Database,
+        worker: str,
+        *,
+        lock_class: int = SCHEDULER_LOCK_CLASS,
+        key: str | None = None,
+        name: str = APPLICATION_NAME,
+    ) -> None:
         self._engine: AsyncEngine = database.engine
-        self._name = f"{APPLICATION_NAME} {worker}"[:63]
+        self._name = f"{name} {worker}"[:63]
+        self._class = lock_class
+        self._key = key
         self._connection: AsyncConnection | None = None
 
     async def acquire(self) -> bool:
@@ -78,8 +91,11 @@ class AdvisoryLock:
         connection = await self._engine.connect()
         try:
             taken = await connection.scalar(
-                text("SELECT pg_try_advisory_lock(:class, hashtext(current_schema()))"),
-                {"class": SCHEDULER_LOCK_CLASS},
+                text(
+                    "SELECT pg_try_advisory_lock("
+                    ":class, hashtext(coalesce(CAST(:key AS text), current_schema())))"
+                ),
+                {"class": self._class, "key": self._key},
             )
             if taken:
                 await connection.execute(

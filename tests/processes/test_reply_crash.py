@@ -118,7 +118,9 @@ async def test_every_reply_answered_before_a_sigkill_is_recorded(
             finally:
                 stop(first)
             recorded, rows = await _recorded(database)
-            assert KILL_AFTER <= len(answered) < PEOPLE, "the kill must land mid-burst"
+            # Killed once KILL_AFTER were recorded; a few of those may not have been answered.
+            assert len(recorded) >= KILL_AFTER, "the kill must land mid-burst"
+            assert 0 < len(answered) < PEOPLE, "the kill must land mid-burst"
             assert answered <= recorded, f"{len(answered - recorded)} answered replies lost"
             assert rows == len(recorded)
             second = start_daemon(env, log)

@@ -1,0 +1,143 @@
+"""`notifier.store.sending`'s claims and records on PostgreSQL, one statement each, via asyncpg.
+
+A claim leases the due deliveries, reads their people and counts the open alerts in one
+statement (`FOR UPDATE SKIP LOCKED` in a CTE, as in `sending`); a record of sent messages is
+one `UPDATE … FROM unnest(…)` whatever their number. Each statement is its own transaction,
+so a claim or a record is one round trip to the server. The result is what `sending` gives:
+the same `Claim`; the alerts the caller has not seen yet (once per alert) take one more.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Sequence
+from datetime import datetime, timedelta
+from typing import Final, NamedTuple
+
+import asyncpg
+
+from notifier.domain import OPEN_ALERT_STATUSES, Channel, DeliveryStatus, Purpose
+from notifier.store.sending import Claim, ClaimedDelivery, SentMessage
+
+_OPEN: Final = ", ".join(f"'{status}'" for status in OPEN_ALERT_STATUSES)
+_QUEUED: Final = DeliveryStatus.QUEUED.value
+_SENDING: Final = DeliveryStatus.SENDING.value
+_SENT: Final = DeliveryStatus.SENT.value
+
+CLAIM: Final = f"""
+WITH due AS (
+    SELECT id FROM delivery
+    WHERE status = '{_QUEUED}' AND channel = $1 AND next_attempt_at <= $2
+    ORDER BY priority, next_attempt_at, id
+    LIMIT $3
+    FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE delivery AS d
+    SET status = '{_SENDING}', leased_by = $4, lease_expires_at = $5, attempts = d.attempts + 1
+    FROM due
+    WHERE d.id = due.id AND d.status = '{_QUEUED}'
+    RETURNING d.id, d.alert_id, d.person, d.attempts, d.round, d.purpose, d.subject, d.body
+)
+SELECT c.id, c.alert_id, c.person, c.attempts, c.round, c.purpose, c.subject, c.body,
+       p.phone, p.email, p.language,
+       (SELECT count(*) FROM alert WHERE status IN ({_OPEN})) AS open_alerts
+FROM claimed AS c JOIN person AS p ON p.id = c.person
+ORDER BY c.id
+"""
+"""Lease due deliveries of channel $1 (due by $2, at most $3) to worker $4 until $5."""
+
+SEVERAL_OPEN_ALERTS: Final = f"""
+SELECT r.person FROM recipient AS r JOIN alert AS a ON a.id = r.alert_id
+WHERE r.person = ANY($1::bigint[]) AND a.status IN ({_OPEN})
+GROUP BY r.person HAVING count(*) > 1
+"""
+"""Those of the people $1 sent more than one open alert."""
+
+ALERTS: Final = """
+SELECT id, status, code, kind, severity, title, message, messages, created_at
+FROM alert WHERE id = ANY($1::bigint[])
+"""
+"""The alerts $1, with what sending them needs."""
+
+MARK_SENT: Final = f"""
+UPDATE delivery AS d
+SET status = '{_SENT}', provider_id = s.provider_id, sent_at = $5, lease_expires_at = NULL,
+    last_error = NULL, segments = s.segments, cost_micros = s.cost_micros
+FROM unnest($1::bigint[], $2::text[], $3::integer[], $4::bigint[])
+    AS s(id, provider_id, segments, cost_micros)
+WHERE d.id = s.id AND d.status IN ('{_QUEUED}', '{_SENDING}')
+"""
+"""Record sent messages (ids $1, provider ids $2, segments $3, prices $4) as sent at $5."""
+
+_PURPOSES = {purpose.value: purpose for purpose in Purpose}
+
+
+class AlertRow(NamedTuple):
+    """An alert's columns that sending it needs, as `sending`'s rows of the alert table."""
+
+    id: int
+    status: str
+    code: str
+    kind: str
+    severity: str
+    title: str
+    message: str
+    messages: dict[str, str]
+    created_at: datetime
+
+
+async def claim_with_details(
+    connection: asyncpg.Connection,
+    channel: Channel,
+    limit: int,
+    worker: str,
+    now: datetime,
+    lease: timedelta,
+    known_alerts: Collection[int],
+) -> Claim:
+    """`sending.claim_with_details`: the deliveries, their people, the alerts not in
+    `known_alerts`, and who has several open alerts (asked for SMS only, and only when
+    several alerts are open)."""
+    until = now + lease
+    rows = await connection.fetch(CLAIM, channel.value, now, limit, worker, until)
+    if not rows:
+        return Claim([])
+    deliveries: list[ClaimedDelivery] = []
+    people: dict[int, tuple[int, str | None, str | None, str]] = {}
+    for row in rows:
+        person = row[2]
+        deliveries.append(
+            ClaimedDelivery(
+                row[0], row[1], person, channel, row[3], row[4], until,
+                _PURPOSES[row[5]], row[6], row[7],
+            )
+        )  # fmt: skip
+        people[person] = (person, row[8], row[9], row[10])
+    several: set[int] = set()
+    if channel is Channel.SMS and rows[0][11] > 1:
+        several = {row[0] for row in await connection.fetch(SEVERAL_OPEN_ALERTS, sorted(people))}
+    unseen = sorted({delivery.alert_id for delivery in deliveries}.difference(known_alerts))
+    alerts: dict[int, AlertRow] = {}
+    if unseen:
+        for found in await connection.fetch(ALERTS, unseen):
+            alerts[found["id"]] = AlertRow(
+                **{name: found[name] for name in AlertRow._fields if name != "messages"},
+                messages=json.loads(found["messages"] or "{}"),
+            )
+    return Claim(deliveries, people, alerts, several)
+
+
+async def mark_sent(
+    connection: asyncpg.Connection, sent: Sequence[SentMessage], now: datetime
+) -> None:
+    """`sending.mark_sent`: record accepted messages, in one statement for them all."""
+    if not sent:
+        return
+    await connection.execute(
+        MARK_SENT,
+        [row.delivery_id for row in sent],
+        [row.provider_id for row in sent],
+        [row.segments for row in sent],
+        [row.cost_micros for row in sent],
+        now,
+    )
