@@ -130,7 +130,7 @@ class Dispatcher:
         progressed = False
         async with self._database.session(read_only=True) as session:
             pending = await materialisation.alerts_to_materialise(session)
-        for alert_id in pending:
+        for alert_id, priority in pending:
             result = await self._database.run_lengthy(
                 partial(
                     materialisation.materialise,
@@ -142,6 +142,8 @@ class Dispatcher:
             if result.deliveries:
                 for lane in self._lanes.values():
                     lane.wake.set()
+                    if lane.holds_less_urgent_than(priority):
+                        lane.urgent.set()
             progressed = progressed or not result.finished
             if result.finished:
                 log.info("alert_materialised", alert_id=alert_id)
@@ -213,7 +215,9 @@ class Dispatcher:
                 # Claim again only once half of what is held is sent: one claim (a transaction
                 # of several statements) then serves many deliveries, not one each.
                 lane.drained.clear()
-                await _wait_any(lane.drained, stopping, self._settings.poll_interval_seconds)
+                await _wait_any(
+                    lane.drained, stopping, self._settings.poll_interval_seconds, lane.urgent
+                )
             elif not claimed:
                 await _wait_any(lane.wake, stopping, self._settings.poll_interval_seconds)
 
@@ -229,19 +233,22 @@ class Dispatcher:
                 return 0
         lane.plan(asyncio.get_running_loop().time(), most=2 * self._settings.claim_batch)
         limit = min(lane.target - lane.held, self._settings.claim_batch)
+        if lane.urgent.is_set():
+            # More urgent deliveries than some held here are queued: claim them now, whatever
+            # is held (claims come most urgent first); the senders take them first.
+            lane.urgent.clear()
+            limit = self._settings.claim_batch
         jobs = await self._claim(lane.channel, limit) if limit > 0 else []
         if lane.holding:
             # Held here still, its lease run out meanwhile and taken back by another replica:
             # this process sends it, or has, and writes its outcome.
             jobs = [job for job in jobs if job.delivery.id not in lane.holding]
-        lane.took([job.delivery for job in jobs])
-        for job in jobs:
-            lane.jobs.put_nowait(job)
+        lane.took(jobs)
         return len(jobs)
 
     async def _send_loop(self, lane: Lane) -> None:
         while True:
-            job = await lane.jobs.get()
+            job = await lane.next_job()
             await lane.unrecorded.acquire()
             handed_over = False
             try:
@@ -386,11 +393,17 @@ def _addressee(row: Any) -> Addressee:
     return Addressee(pk, phone, email, _LANGUAGES[language])
 
 
-async def _wait_any(wake: asyncio.Event | None, stopping: asyncio.Event, seconds: float) -> None:
-    """Wait until woken, stopped, or `seconds` pass."""
+async def _wait_any(
+    wake: asyncio.Event | None,
+    stopping: asyncio.Event,
+    seconds: float,
+    also: asyncio.Event | None = None,
+) -> None:
+    """Wait until woken, stopped, `also` is set, or `seconds` pass; `wake` is cleared."""
     waiters = {asyncio.ensure_future(stopping.wait())}
-    if wake is not None:
-        waiters.add(asyncio.ensure_future(wake.wait()))
+    for event in (wake, also):
+        if event is not None:
+            waiters.add(asyncio.ensure_future(event.wait()))
     try:
         await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
     finally:

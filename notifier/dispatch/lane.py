@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import itertools
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -32,10 +34,13 @@ class Job:
 class Lane:
     """One channel's sending: the channel itself, its concurrency and its rate.
 
-    `concurrency` senders take claimed deliveries from `jobs`. A delivery is held from its
-    claim until its outcome is written; `unrecorded` lets at most `concurrency` sends be under
-    way plus as many again whose outcome is still being written: a crash can repeat only
-    those, never a backlog. `holding` maps each held delivery to the end of its lease.
+    `concurrency` senders take claimed deliveries from `jobs`, the most urgent first (an
+    emergency's before a drill's claimed earlier), each priority in the order claimed. A
+    delivery is held from its claim until its outcome is written; `unrecorded` lets at most
+    `concurrency` sends be under way plus as many again whose outcome is still being written:
+    a crash can repeat only those, never a backlog. `holding` maps each held delivery to the
+    end of its lease. `urgent` is set when deliveries more urgent than some held here were
+    queued: the lane claims them at once, however much it holds.
     """
 
     channel: Channel
@@ -43,8 +48,13 @@ class Lane:
     concurrency: int
     bucket: TokenBucket
     wake: asyncio.Event = field(default_factory=asyncio.Event)
-    jobs: asyncio.Queue[Job] = field(default_factory=asyncio.Queue)
+    urgent: asyncio.Event = field(default_factory=asyncio.Event)
+    jobs: asyncio.PriorityQueue[tuple[int, int, Job]] = field(default_factory=asyncio.PriorityQueue)
     holding: dict[int, datetime] = field(default_factory=dict)
+    _priorities: Counter[int] = field(default_factory=Counter)
+    """How many held deliveries have each priority."""
+    _priority_of: dict[int, int] = field(default_factory=dict)
+    _queued: Iterator[int] = field(default_factory=itertools.count)
     drained: asyncio.Event = field(default_factory=asyncio.Event)
     empty: asyncio.Event = field(default_factory=asyncio.Event)
     unrecorded: asyncio.Semaphore = field(init=False)
@@ -86,16 +96,33 @@ class Lane:
         self._paced_at, self._paced_attempted = now, self.attempted
         self.target = max(self.concurrency * 4, min(most, int(pace)))
 
-    def took(self, deliveries: Sequence[ClaimedDelivery]) -> None:
-        """Deliveries just claimed are held until their outcome is written."""
-        self.holding.update((delivery.id, delivery.lease_until) for delivery in deliveries)
-        if deliveries:
+    def took(self, jobs: Sequence[Job]) -> None:
+        """Jobs just claimed: held until their outcome is written, queued for the senders."""
+        for job in jobs:
+            delivery = job.delivery
+            self.holding[delivery.id] = delivery.lease_until
+            self._priority_of[delivery.id] = delivery.priority
+            self._priorities[delivery.priority] += 1
+            self.jobs.put_nowait((delivery.priority, next(self._queued), job))
+        if jobs:
             self.empty.clear()
+
+    async def next_job(self) -> Job:
+        """The most urgent job waiting, the earliest claimed of its priority."""
+        _, _, job = await self.jobs.get()
+        return job
+
+    def holds_less_urgent_than(self, priority: int) -> bool:
+        """Whether any held delivery is less urgent than `priority` (a higher number)."""
+        return any(held > priority for held, count in self._priorities.items() if count)
 
     def finished_one(self, delivery_id: int) -> None:
         """A held delivery's outcome is written (or it was given up): its room is free."""
         self.unrecorded.release()
         self.holding.pop(delivery_id, None)
+        priority = self._priority_of.pop(delivery_id, None)
+        if priority is not None:
+            self._priorities[priority] -= 1
         if self.held <= self.low_water:
             self.drained.set()
         if not self.held:

@@ -47,14 +47,15 @@ class Materialised:
     finished: bool
 
 
-async def alerts_to_materialise(session: AsyncSession) -> list[int]:
-    """Alerts still being dispatched whose audience is not yet fully in the outbox."""
+async def alerts_to_materialise(session: AsyncSession) -> list[tuple[int, int]]:
+    """Alerts still being dispatched whose audience is not yet fully in the outbox, most
+    urgent first: (id, priority) of each."""
     query = (
-        select(ALERT.c.id)
+        select(ALERT.c.id, ALERT.c.priority)
         .where(ALERT.c.status == AlertStatus.DISPATCHING.value, ALERT.c.materialised_at.is_(None))
         .order_by(ALERT.c.priority, ALERT.c.id)
     )
-    return list((await session.execute(query)).scalars())
+    return [(alert_id, priority) for alert_id, priority in (await session.execute(query)).all()]
 
 
 async def materialise_batch(

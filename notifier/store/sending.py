@@ -44,6 +44,8 @@ class ClaimedDelivery:
     purpose: Purpose = Purpose.ALERT
     subject: str | None = None
     body: str | None = None
+    priority: int = 0
+    """Its alert's: 0 for an emergency, then tests, then drills (`PRIORITY_OF_KIND`)."""
 
 
 class SentMessage(NamedTuple):
@@ -97,7 +99,16 @@ def _claim_statement(*, lock_rows: bool) -> Update:
             attempts=c.attempts + 1,
         )
         .returning(
-            c.id, c.alert_id, c.person, c.channel, c.attempts, c.round, c.purpose, c.subject, c.body
+            c.id,
+            c.alert_id,
+            c.person,
+            c.channel,
+            c.attempts,
+            c.round,
+            c.purpose,
+            c.subject,
+            c.body,
+            c.priority,
         )
     )
 
@@ -179,10 +190,20 @@ def claim(
             _PURPOSES[purpose_name],
             subject,
             body,
+            priority,
         )
-        for id_, alert_id, person, channel_name, attempts, round_, purpose_name, subject, body in (
-            sorted(result.all(), key=lambda row: row[0])
-        )
+        for (
+            id_,
+            alert_id,
+            person,
+            channel_name,
+            attempts,
+            round_,
+            purpose_name,
+            subject,
+            body,
+            priority,
+        ) in sorted(result.all(), key=lambda row: row[0])
     ]
 
 

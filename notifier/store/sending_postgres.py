@@ -36,11 +36,12 @@ WITH due AS (
     SET status = '{_SENDING}', leased_by = $4, lease_expires_at = $5, attempts = d.attempts + 1
     FROM due
     WHERE d.id = due.id AND d.status = '{_QUEUED}'
-    RETURNING d.id, d.alert_id, d.person, d.attempts, d.round, d.purpose, d.subject, d.body
+    RETURNING d.id, d.alert_id, d.person, d.attempts, d.round, d.purpose, d.subject, d.body,
+              d.priority
 )
 SELECT c.id, c.alert_id, c.person, c.attempts, c.round, c.purpose, c.subject, c.body,
        p.phone, p.email, p.language,
-       (SELECT count(*) FROM alert WHERE status IN ({_OPEN})) AS open_alerts
+       (SELECT count(*) FROM alert WHERE status IN ({_OPEN})) AS open_alerts, c.priority
 FROM claimed AS c JOIN person AS p ON p.id = c.person
 ORDER BY c.id
 """
@@ -109,7 +110,7 @@ async def claim_with_details(
         deliveries.append(
             ClaimedDelivery(
                 row[0], row[1], person, channel, row[3], row[4], until,
-                _PURPOSES[row[5]], row[6], row[7],
+                _PURPOSES[row[5]], row[6], row[7], row[12],
             )
         )  # fmt: skip
         people[person] = (person, row[8], row[9], row[10])
