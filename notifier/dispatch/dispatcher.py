@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -130,6 +130,8 @@ class Dispatcher:
         progressed = False
         async with self._database.session(read_only=True) as session:
             pending = await materialisation.alerts_to_materialise(session)
+        self._materialising(priority for _, priority in pending)
+        unfinished: list[int] = []
         for alert_id, priority in pending:
             result = await self._database.run_lengthy(
                 partial(
@@ -147,7 +149,16 @@ class Dispatcher:
             progressed = progressed or not result.finished
             if result.finished:
                 log.info("alert_materialised", alert_id=alert_id)
+            else:
+                unfinished.append(priority)
+        self._materialising(unfinished)
         return progressed
+
+    def _materialising(self, priorities: Iterable[int]) -> None:
+        """Tell the lanes how urgent the most urgent alert still being materialised is."""
+        most = min(priorities, default=None)
+        for lane in self._lanes.values():
+            lane.materialising(most)
 
     async def _housekeeping_loop(self, stopping: asyncio.Event) -> None:
         period = max(0.2, min(1.0, self._settings.lease_seconds / 4))

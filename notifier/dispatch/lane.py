@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -18,6 +19,9 @@ from notifier.store.sending import ClaimedDelivery
 
 PACE_WINDOW_SECONDS = 0.25
 """How often a lane measures its pace: soon after it starts, its claims grow to fit it."""
+
+HOLD_BACK_SECONDS = 0.1
+"""How often a sender holding back a less urgent delivery looks again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +55,10 @@ class Lane:
     urgent: asyncio.Event = field(default_factory=asyncio.Event)
     jobs: asyncio.PriorityQueue[tuple[int, int, Job]] = field(default_factory=asyncio.PriorityQueue)
     holding: dict[int, datetime] = field(default_factory=dict)
+    _waiting_for: int | None = None
+    """The priority of the most urgent alert still being materialised: the senders hold back
+    anything less urgent until it is all claimable."""
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
     _priorities: Counter[int] = field(default_factory=Counter)
     """How many held deliveries have each priority."""
     _priority_of: dict[int, int] = field(default_factory=dict)
@@ -106,11 +114,25 @@ class Lane:
             self.jobs.put_nowait((delivery.priority, next(self._queued), job))
         if jobs:
             self.empty.clear()
+            self._changed.set()
+
+    def materialising(self, priority: int | None) -> None:
+        """The most urgent alert still being put in the outbox has `priority` (None: none is)."""
+        if priority != self._waiting_for:
+            self._waiting_for = priority
+            self._changed.set()
 
     async def next_job(self) -> Job:
-        """The most urgent job waiting, the earliest claimed of its priority."""
-        _, _, job = await self.jobs.get()
-        return job
+        """The most urgent job waiting, the earliest claimed of its priority; none less
+        urgent than an alert still being materialised, whose next deliveries go first."""
+        while True:
+            entry = await self.jobs.get()
+            if self._waiting_for is None or entry[0] <= self._waiting_for:
+                return entry[2]
+            self.jobs.put_nowait(entry)
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), HOLD_BACK_SECONDS)
 
     def holds_less_urgent_than(self, priority: int) -> bool:
         """Whether any held delivery is less urgent than `priority` (a higher number)."""

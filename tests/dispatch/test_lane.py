@@ -1,0 +1,77 @@
+"""A lane's senders take the most urgent delivery it holds, and hold back less urgent ones
+while a more urgent alert is still being put in the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from notifier.channels.console import ConsoleSmsChannel
+from notifier.dispatch.lane import Job, Lane
+from notifier.dispatch.rate_limit import TokenBucket
+from notifier.dispatch.rendering import Addressee
+from notifier.domain import PRIORITY_OF_KIND, AlertKind, Channel, Language
+from notifier.store.sending import ClaimedDelivery
+
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+DRILL = PRIORITY_OF_KIND[AlertKind.DRILL]
+EMERGENCY = PRIORITY_OF_KIND[AlertKind.EMERGENCY]
+
+
+def job(delivery_id: int, priority: int) -> Job:
+    """A claimed SMS delivery of an alert of `priority`."""
+    delivery = ClaimedDelivery(
+        delivery_id, 1, delivery_id, Channel.SMS, 1, 0, NOW, priority=priority
+    )
+    return Job(delivery, None, Addressee(delivery_id, "+254700000000", None, Language.EN))
+
+
+def lane() -> Lane:
+    """An SMS lane of two senders."""
+    return Lane(Channel.SMS, ConsoleSmsChannel(), 2, TokenBucket(1000))
+
+
+async def still_waiting(task: asyncio.Task[Job]) -> bool:
+    """Whether `task` is still waiting after its lane had time to look again."""
+    await asyncio.sleep(0.3)
+    return not task.done()
+
+
+async def test_the_most_urgent_held_delivery_goes_first() -> None:
+    """Drill deliveries claimed first, an emergency's after: the emergency's go first, then
+    the drill's in the order claimed."""
+    sms = lane()
+    sms.took([job(1, DRILL), job(2, DRILL)])
+    sms.took([job(3, EMERGENCY), job(4, EMERGENCY)])
+    taken = [(await sms.next_job()).delivery.id for _ in range(4)]
+    assert taken == [3, 4, 1, 2]
+    assert sms.holds_less_urgent_than(EMERGENCY)
+    for delivery_id in taken:
+        sms.finished_one(delivery_id)
+    assert not sms.holds_less_urgent_than(EMERGENCY)
+
+
+async def test_less_urgent_deliveries_wait_while_an_emergency_is_materialised() -> None:
+    """While an emergency is still being put in the outbox, a held drill delivery is not
+    taken; an emergency delivery claimed meanwhile is; once it is all in, the drill goes on."""
+    sms = lane()
+    sms.took([job(1, DRILL)])
+    sms.materialising(EMERGENCY)
+    first = asyncio.create_task(sms.next_job())
+    assert await still_waiting(first)
+    sms.took([job(2, EMERGENCY)])
+    assert (await asyncio.wait_for(first, 5)).delivery.id == 2
+    second = asyncio.create_task(sms.next_job())
+    assert await still_waiting(second)
+    sms.materialising(DRILL)  # only the drill itself is left to materialise
+    assert (await asyncio.wait_for(second, 5)).delivery.id == 1
+
+
+async def test_nothing_materialising_holds_nothing_back() -> None:
+    """With no alert being materialised, or a less urgent one, the drill is taken at once."""
+    sms = lane()
+    sms.took([job(1, DRILL), job(2, DRILL)])
+    sms.materialising(None)
+    assert (await asyncio.wait_for(sms.next_job(), 5)).delivery.id == 1
+    sms.materialising(DRILL)
+    assert (await asyncio.wait_for(sms.next_job(), 5)).delivery.id == 2
