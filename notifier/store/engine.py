@@ -8,7 +8,8 @@ a dozen sent messages took 2.4 ms there against 0.4 ms in the loop). That connec
 waits for a lock: when another process holds SQLite's write lock, the work runs instead on a
 second connection, in a thread, which waits (`SQLITE_BUSY_TIMEOUT_MS`); so does lengthy work
 (`Database.run_lengthy`), and the WAL checkpoints (`Database.checkpoint`), whose disk syncs
-must not stall the loop.
+must not stall the loop. On PostgreSQL through asyncpg, the hot path goes to the driver on
+`Database.direct` instead (`notifier.store.hot_path`).
 """
 
 from __future__ import annotations
