@@ -26,7 +26,6 @@ from typing import NamedTuple
 
 from sqlalchemy import select
 
-from bench.postgres import own_postgres_database
 from notifier.access import Principal
 from notifier.alert_request import AlertRequest
 from notifier.channels.console import ConsoleEmailChannel, ConsoleSmsChannel
@@ -40,6 +39,7 @@ from notifier.settings import load_settings
 from notifier.store import alerts, schema
 from notifier.store.engine import Database
 from notifier.store.tables import ALERT
+from tests.postgres import throwaway_database
 from tests.seeding import nairobi_people, seed
 
 TEMPLATES = Path(__file__).parent.parent / "config" / "templates"
@@ -134,7 +134,7 @@ async def main() -> None:
                     url = f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}"
                     figures = await one_run(url, args.people, profile, direct=direct)
             else:
-                async with own_postgres_database(server, "bench_dispatch") as url:
+                async with throwaway_database(server, "bench_dispatch") as url:
                     figures = await one_run(url, args.people, profile, direct=direct)
             print(
                 f"{name}: {args.people} deliveries: {figures.cpu_per_delivery * 1e6:.0f} µs of"

@@ -24,9 +24,9 @@ import httpx
 from sqlalchemy import select
 
 from bench.fan_out import daemon, environment, free_port, prepare, start_sinks
-from bench.postgres import own_postgres_database
 from notifier.store.engine import Database
 from notifier.store.tables import DELIVERY
+from tests.postgres import throwaway_database
 
 DRILL_STATIONS = ["NBO", "GVA", "BKK"]
 EMERGENCY_STATIONS = ["SCL"]
@@ -143,7 +143,7 @@ async def main() -> None:
             url = f"sqlite+aiosqlite:///{folder / 'emergency.db'}"
             report(await measure("SQLite", url, args.drill, folder))
         if args.postgres:
-            async with own_postgres_database(args.postgres, "bench_emergency") as url:
+            async with throwaway_database(args.postgres, "bench_emergency") as url:
                 report(await measure("PostgreSQL", url, args.drill, folder))
 
 

@@ -40,7 +40,6 @@ from sqlalchemy import select
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
-from bench.postgres import own_postgres_database
 from bench.roster_import import CONTACTS, generate_roster
 from notifier.channels.base import OutgoingEmail, OutgoingSms
 from notifier.channels.configured import STATUS_CALLBACK_PATH
@@ -54,6 +53,7 @@ from notifier.settings import load_settings
 from notifier.store import schema, tokens
 from notifier.store.engine import Database
 from notifier.store.tables import PERSON
+from tests.postgres import throwaway_database
 
 REPOSITORY = Path(__file__).parent.parent
 SID, TOKEN = "AC" + "3" * 32, "bench-auth-token"
@@ -340,7 +340,7 @@ async def bench_database(postgres: str | None, folder: Path, name: str) -> Async
     if postgres is None:
         yield f"sqlite+aiosqlite:///{folder / f'{name}.db'}"
         return
-    async with own_postgres_database(postgres, f"bench_fan_out_{name}") as url:
+    async with throwaway_database(postgres, f"bench_fan_out_{name}") as url:
         yield url
 
 

@@ -35,9 +35,9 @@ from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
 from bench.fan_out import SID, TOKEN, Sink, daemon, environment, free_port, prepare, start_sinks
-from bench.postgres import own_postgres_database
 from notifier.store.engine import Database
 from notifier.store.tables import DELIVERY, PERSON, RESPONSE
+from tests.postgres import throwaway_database
 
 REPLY_PATH = "/webhooks/twilio/sms"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
@@ -555,7 +555,7 @@ async def main() -> None:
                 print(f"  (run took {time.monotonic() - started:.0f} s)")
             if args.postgres:
                 started = time.monotonic()
-                async with own_postgres_database(args.postgres, "bench_replies") as postgres:
+                async with throwaway_database(args.postgres, "bench_replies") as postgres:
                     run = await measure("PostgreSQL", postgres, args.people, args.senders, folder)
                 report(run)
                 print(f"  (run took {time.monotonic() - started:.0f} s)")
