@@ -24,6 +24,24 @@ POSTGRES_URL = os.environ.get(
 CONTACTS = Path(__file__).parent.parent / "contacts"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--slow",
+        action="store_true",
+        help="also run the tests marked slow (the full-size fault runs of tests/faults)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip the tests marked slow unless --slow is given."""
+    if config.getoption("--slow"):
+        return
+    skip = pytest.mark.skip(reason="full-size fault run: add --slow to run it")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
 async def _postgres_unreachable() -> str | None:
     engine = create_async_engine(POSTGRES_URL)
     try:
