@@ -2,7 +2,8 @@
 
 PostgreSQL through asyncpg goes straight to the driver (`sending_postgres`, on the database's
 direct connections); SQLite, and PostgreSQL through psycopg, run `sending`'s Core statements
-in one transaction (`Database.run`). Both give the same results.
+in one transaction (`Database.run`). Both give the same results, and both grant leases on the
+database's clock (`sending.database_now`), whatever the caller's `now` says.
 """
 
 from __future__ import annotations
@@ -27,7 +28,11 @@ async def claim_with_details(
     lease: timedelta,
     known_alerts: Collection[int],
 ) -> Claim:
-    """Lease up to `limit` due deliveries of `channel`, with what sending them needs."""
+    """Lease up to `limit` deliveries of `channel` due by `now`, with what sending them needs.
+
+    The lease runs for `lease` from the database's time; `now + lease` is the caller's own
+    reckoning of it (`ClaimedDelivery.lease_until`), to be compared with the caller's clock.
+    """
     asked: dict[str, Any] = {
         "channel": channel,
         "limit": limit,

@@ -59,7 +59,8 @@ async def claim(
     now: datetime,
     lease: timedelta,
 ) -> list[ClaimedDelivery]:
-    """Lease up to `limit` due deliveries of one channel to `worker` (`sending.claim`)."""
+    """Lease up to `limit` deliveries of one channel due by `now` to `worker`, for `lease`
+    on the database's clock (`sending.claim`)."""
     return await session.run_sync(
         lambda sync: sending.claim(sync.connection(), channel, limit, worker, now, lease)
     )
@@ -166,12 +167,18 @@ async def reclaim_expired(
 ) -> int:
     """Return deliveries whose worker's lease ran out (a crashed replica) to the queue.
 
+    A lease has run out when the database's clock says so, as it was granted on that clock
+    (`sending.database_now`): never by the caller's `now`, which is only the time written on
+    what fails. A replica whose clock jumps an hour ahead so takes no live replica's
+    deliveries, which would then be sent twice.
+
     `held` are deliveries the caller's own senders still hold, whatever their lease says: a
     message sent while the database was away, whose outcome is yet to be written. They stay
     as they are, or the caller would claim them again and send them twice.
     """
     c = DELIVERY.c
-    expired = (c.status == SENDING) & (c.lease_expires_at < now)
+    dialect = session.get_bind().dialect.name
+    expired = (c.status == SENDING) & (c.lease_expires_at < sending.database_now(dialect))
     if held:
         expired &= c.id.not_in(sorted(held))
     return await _requeue(session, expired, now, max_attempts, "lease expired")
@@ -192,8 +199,10 @@ async def reclaim_vanished(
 async def _requeue(
     session: AsyncSession, which: ColumnElement[bool], now: datetime, max_attempts: int, why: str
 ) -> int:
-    """Queue `which` deliveries again, due now; those that have had their attempts fail.
-    How many were queued."""
+    """Queue `which` deliveries again; those that have had their attempts fail. How many were
+    queued. They keep the due time they were claimed at, so they are claimed again before
+    the deliveries of their priority queued after them: a dead replica's people have waited
+    longest, and must not wait behind the rest of a fan-out."""
     c = DELIVERY.c
     await session.execute(
         update(DELIVERY)
@@ -205,7 +214,6 @@ async def _requeue(
         .where(which)
         .values(
             status=QUEUED,
-            next_attempt_at=now,
             leased_by=None,
             lease_expires_at=None,
             last_error=why,

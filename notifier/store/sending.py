@@ -8,6 +8,13 @@ Claiming is the one place where replicas compete. On PostgreSQL the due rows are
 `FOR UPDATE SKIP LOCKED`; SQLite ignores row locks, so there the claim is a single conditional
 `UPDATE … WHERE status = 'queued' … RETURNING`, which SQLite runs under its one writer lock.
 Either way no delivery is handed to two workers while its lease holds.
+
+Leases are kept on the database's clock, never a replica's: a claim writes the lease's end as
+the database's time plus the lease, and `outbox.reclaim_expired` compares with the database's
+time too (`database_now`). A replica whose clock is an hour ahead then takes nobody's live
+deliveries, and one whose clock is behind grants no lease that is over before it begins. The
+claimer keeps its own reckoning of the lease (`ClaimedDelivery.lease_until`), on its own
+clock, to give up what it can no longer send in time.
 """
 
 from __future__ import annotations
@@ -17,7 +24,21 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Integer, Update, bindparam, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Float,
+    Integer,
+    Interval,
+    String,
+    Update,
+    bindparam,
+    func,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 
 from notifier.domain import OPEN_ALERT_STATUSES, Channel, DeliveryStatus, Purpose
@@ -41,6 +62,9 @@ class ClaimedDelivery:
     attempts: int
     round: int
     lease_until: datetime
+    """The end of the lease as the claimer reckons it, on its own clock: the `now` it claimed
+    with plus the lease. The database's lease begins later, on the database's clock, so while
+    the claimer's clock runs on (and is not set back) the database's lease outlasts this one."""
     purpose: Purpose = Purpose.ALERT
     subject: str | None = None
     body: str | None = None
@@ -71,7 +95,30 @@ class Claim:
     """People sent more than one open alert (asked for SMS only: the SMS names the alert)."""
 
 
-def _claim_statement(*, lock_rows: bool) -> Update:
+def database_now(dialect: str, *, ahead: ColumnElement[float] | None = None) -> ColumnElement[Any]:
+    """The database's current time (`ahead` seconds on), as the outbox's timestamps are stored.
+
+    PostgreSQL: `now()`, the start of the transaction, a `timestamptz` like the columns.
+    SQLite has no time type: SQLAlchemy stores a timestamp as text, `YYYY-MM-DD HH:MM:SS.ffffff`
+    in UTC (`types.UTCDateTime` turns it to UTC first), and SQLite compares such text
+    character by character, which is in time order only between texts of that very form. So
+    the time is written in it: `strftime('%Y-%m-%d %H:%M:%f', 'now')` (UTC, to the
+    millisecond, the same for the whole statement) followed by `000` for the microseconds. The
+    lease's seconds go in as a modifier, `+60.000 seconds`.
+    """
+    if dialect == "postgresql":
+        now: ColumnElement[Any] = func.now()
+        if ahead is None:
+            return now
+        return now + ahead * literal_column("interval '1 second'", type_=Interval())
+    modifiers = [] if ahead is None else [func.printf(literal_column("'%+.3f seconds'"), ahead)]
+    stamp = func.strftime(
+        literal_column("'%Y-%m-%d %H:%M:%f'"), literal_column("'now'"), *modifiers, type_=String()
+    )
+    return stamp + literal_column("'000'")
+
+
+def _claim_statement(dialect: str) -> Update:
     c = DELIVERY.c
     due = (
         select(c.id)
@@ -83,7 +130,7 @@ def _claim_statement(*, lock_rows: bool) -> Update:
         .order_by(c.priority, c.next_attempt_at, c.id)
         .limit(bindparam("due_limit", type_=Integer()))
     )
-    if lock_rows:
+    if dialect == "postgresql":  # SQLite has no row locks: its one writer claims alone
         due = due.with_for_update(skip_locked=True)
     # A CTE runs once. As a plain `IN (subquery)`, PostgreSQL may run the locking subquery
     # again for every row it updates, each time skipping the rows it has just updated, and
@@ -95,7 +142,8 @@ def _claim_statement(*, lock_rows: bool) -> Update:
         .values(
             status=SENDING,
             leased_by=bindparam("worker"),
-            lease_expires_at=bindparam("lease_until", type_=c.lease_expires_at.type),
+            # The database's clock, not the claimer's: see the module's docstring.
+            lease_expires_at=database_now(dialect, ahead=bindparam("lease_seconds", type_=Float())),
             attempts=c.attempts + 1,
         )
         .returning(
@@ -113,10 +161,7 @@ def _claim_statement(*, lock_rows: bool) -> Update:
     )
 
 
-_CLAIM = {
-    "postgresql": _claim_statement(lock_rows=True),
-    "sqlite": _claim_statement(lock_rows=False),
-}
+_CLAIM = {dialect: _claim_statement(dialect) for dialect in ("postgresql", "sqlite")}
 
 _ADDRESSEES = select(PERSON.c.id, PERSON.c.phone, PERSON.c.email, PERSON.c.language).where(
     PERSON.c.id.in_(bindparam("people", expanding=True))
@@ -165,7 +210,11 @@ def claim(
     now: datetime,
     lease: timedelta,
 ) -> list[ClaimedDelivery]:
-    """Lease up to `limit` due deliveries of one channel to `worker`, emergencies first."""
+    """Lease up to `limit` deliveries of one channel due by `now` to `worker`, emergencies first.
+
+    The lease runs for `lease` from the database's current time, whatever `now` says; each
+    delivery's `lease_until` is `now + lease`, the claimer's own reckoning of its end.
+    """
     until = now + lease
     result = connection.execute(
         _CLAIM[connection.dialect.name],
@@ -174,7 +223,7 @@ def claim(
             "due_by": now,
             "due_limit": limit,
             "worker": worker,
-            "lease_until": until,
+            "lease_seconds": lease.total_seconds(),
         },
     )
     # Rows unpacked by position and enums looked up in dicts: this runs for every message.

@@ -4,7 +4,8 @@ A claim leases the due deliveries, reads their people and counts the open alerts
 statement (`FOR UPDATE SKIP LOCKED` in a CTE, as in `sending`); a record of sent messages is
 one `UPDATE … FROM unnest(…)` whatever their number. Each statement is its own transaction,
 so a claim or a record is one round trip to the server. The result is what `sending` gives:
-the same `Claim`; the alerts the caller has not seen yet (once per alert) take one more.
+the same `Claim`; the alerts the caller has not seen yet (once per alert) take one more. As
+there, a lease ends on the database's clock: `now()` plus the lease, inside the statement.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ WITH due AS (
     FOR UPDATE SKIP LOCKED
 ), claimed AS (
     UPDATE delivery AS d
-    SET status = '{_SENDING}', leased_by = $4, lease_expires_at = $5, attempts = d.attempts + 1
+    SET status = '{_SENDING}', leased_by = $4, attempts = d.attempts + 1,
+        lease_expires_at = now() + make_interval(secs => $5)
     FROM due
     WHERE d.id = due.id AND d.status = '{_QUEUED}'
     RETURNING d.id, d.alert_id, d.person, d.attempts, d.round, d.purpose, d.subject, d.body,
@@ -45,7 +47,8 @@ SELECT c.id, c.alert_id, c.person, c.attempts, c.round, c.purpose, c.subject, c.
 FROM claimed AS c JOIN person AS p ON p.id = c.person
 ORDER BY c.id
 """
-"""Lease due deliveries of channel $1 (due by $2, at most $3) to worker $4 until $5."""
+"""Lease due deliveries of channel $1 (due by $2, at most $3) to worker $4 for $5 seconds
+from the database's current time (not the caller's: `sending`'s docstring says why)."""
 
 SEVERAL_OPEN_ALERTS: Final = f"""
 SELECT r.person FROM recipient AS r JOIN alert AS a ON a.id = r.alert_id
@@ -98,9 +101,9 @@ async def claim_with_details(
 ) -> Claim:
     """`sending.claim_with_details`: the deliveries, their people, the alerts not in
     `known_alerts`, and who has several open alerts (asked for SMS only, and only when
-    several alerts are open)."""
-    until = now + lease
-    rows = await connection.fetch(CLAIM, channel.value, now, limit, worker, until)
+    several alerts are open). The lease runs from the database's time, as there."""
+    until = now + lease  # the caller's own reckoning of the lease (`ClaimedDelivery.lease_until`)
+    rows = await connection.fetch(CLAIM, channel.value, now, limit, worker, lease.total_seconds())
     if not rows:
         return Claim([])
     deliveries: list[ClaimedDelivery] = []

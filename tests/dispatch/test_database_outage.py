@@ -21,6 +21,7 @@ from notifier.store import alerts, materialisation, outbox, schema
 from notifier.store.engine import Database, create_engine
 from notifier.store.tables import DELIVERY
 from tests.dispatch.harness import running_fan_out
+from tests.leases import end_leases
 from tests.postgres import throwaway_schema
 from tests.processes.tcp_proxy import TcpProxy
 from tests.seeding import nairobi_people, seed
@@ -108,6 +109,7 @@ async def test_what_the_senders_hold_past_its_lease_is_not_put_back_in_the_queue
     async with database.session() as session:
         claimed = await outbox.claim(session, Channel.SMS, 5, "this-process", NOW, LEASE)
     sent_while_away, unsent = claimed[0].id, {delivery.id for delivery in claimed[1:]}
+    await end_leases(database, [delivery.id for delivery in claimed])
     after_the_lease = NOW + LEASE + timedelta(seconds=1)
     async with database.session() as session:
         requeued = await outbox.reclaim_expired(session, after_the_lease, 5, [sent_while_away])

@@ -12,11 +12,12 @@ from sqlalchemy import select, text, update
 from notifier.access import Principal
 from notifier.alert_request import AlertRequest
 from notifier.domain import AlertKind, Channel, DeliveryStatus, Purpose, Role
-from notifier.store import alerts, hot_path, materialisation
+from notifier.store import alerts, hot_path, materialisation, outbox
 from notifier.store.engine import Database
 from notifier.store.outage import is_unavailable
 from notifier.store.sending import Claim, ClaimedDelivery, SentMessage
 from notifier.store.tables import DELIVERY, PERSON
+from tests.leases import database_clock
 from tests.seeding import nairobi_people, seed
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -89,6 +90,34 @@ async def test_a_claim_brings_the_people_and_the_unseen_alerts(database: Databas
     assert second.alerts == {}
     assert {d.id for d in first.deliveries}.isdisjoint(d.id for d in second.deliveries)
     assert (await claim(database, 10)).deliveries == []
+
+
+@pytest.mark.parametrize(
+    "off_by", [timedelta(hours=1), timedelta(hours=-1)], ids=["ahead", "behind"]
+)
+async def test_a_claimer_off_by_an_hour_is_leased_from_the_databases_clock(
+    database: Database, off_by: timedelta
+) -> None:
+    """A replica whose clock is an hour ahead of the database's or behind it is given a lease
+    of its length from the database's time, in the claim's one statement: another replica
+    an hour ahead does not take it back, and it does not end an hour late."""
+    await seed(database, nairobi_people(2))
+    await raise_alert(database)
+    before = await database_clock(database)
+    claimer_now = before + off_by
+    taken = await hot_path.claim_with_details(
+        database, Channel.SMS, 5, "off", claimer_now, LEASE, known_alerts=frozenset()
+    )
+    after = await database_clock(database)
+    assert len(taken.deliveries) == 2
+    assert all(d.lease_until == claimer_now + LEASE for d in taken.deliveries)  # its reckoning
+    async with database.session() as session:
+        rows = (await session.execute(select(DELIVERY.c.status, DELIVERY.c.lease_expires_at))).all()
+        ahead = after + timedelta(hours=1)
+        assert await outbox.reclaim_expired(session, ahead, max_attempts=5) == 0
+    for status, ends in rows:
+        assert status == DeliveryStatus.SENDING
+        assert before + LEASE <= ends <= after + LEASE
 
 
 async def test_claims_side_by_side_never_share_and_emergencies_go_first(

@@ -15,6 +15,7 @@ from notifier.errors import FieldError, ForbiddenError
 from notifier.store import alerts, materialisation, outbox, sending
 from notifier.store.engine import Database
 from notifier.store.tables import ALERT, DELIVERY, PERSON, RECIPIENT
+from tests.leases import database_clock, end_leases
 from tests.seeding import nairobi_people, seed
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -158,20 +159,95 @@ async def test_future_retries_are_not_claimed_early(database: Database) -> None:
 
 
 async def test_expired_lease_comes_back(database: Database) -> None:
-    """A delivery claimed by a worker that died is claimable again once its lease expires."""
+    """A delivery claimed by a worker that died is claimable again once its lease has run out
+    on the database's clock; the caller's clock being past it does not end it."""
     await seed(database, nairobi_people(1))
     alert_id = await _raise(database, stations=("NBO",), channels=(Channel.SMS,))
     await _materialise_all(database, alert_id)
     async with database.session() as session:
-        await outbox.claim(session, Channel.SMS, 5, "dead", NOW, LEASE)
+        (claimed,) = await outbox.claim(session, Channel.SMS, 5, "dead", NOW, LEASE)
     async with database.session() as session:
-        assert await outbox.reclaim_expired(session, NOW + timedelta(seconds=30), 5) == 0
+        assert await outbox.reclaim_expired(session, NOW + timedelta(seconds=61), 5) == 0
+    await end_leases(database, [claimed.id])
     async with database.session() as session:
-        assert await outbox.reclaim_expired(session, NOW + timedelta(seconds=61), 5) == 1
-        again = await outbox.claim(
-            session, Channel.SMS, 5, "alive", NOW + timedelta(seconds=61), LEASE
+        assert await outbox.reclaim_expired(session, NOW, 5) == 1
+        again = await outbox.claim(session, Channel.SMS, 5, "alive", NOW, LEASE)
+    assert [delivery.id for delivery in again] == [claimed.id]
+
+
+async def _lease_of(database: Database, delivery_id: int) -> tuple[str, str | None, datetime]:
+    """The delivery's status, who holds it and when its lease ends."""
+    c = DELIVERY.c
+    async with database.session() as session:
+        row = (
+            await session.execute(
+                select(c.status, c.leased_by, c.lease_expires_at).where(c.id == delivery_id)
+            )
+        ).one()
+    return row.status, row.leased_by, row.lease_expires_at
+
+
+async def test_a_replica_an_hour_ahead_takes_no_live_lease(database: Database) -> None:
+    """A replica whose clock is an hour ahead of the database's finds no lease run out that
+    the database's clock says is running: the live worker keeps its delivery."""
+    await seed(database, nairobi_people(1))
+    alert_id = await _raise(database, stations=("NBO",), channels=(Channel.SMS,))
+    await _materialise_all(database, alert_id)
+    now = await database_clock(database)
+    async with database.session() as session:
+        (claimed,) = await outbox.claim(session, Channel.SMS, 5, "alive", now, LEASE)
+    ahead = now + timedelta(hours=1)
+    async with database.session() as session:
+        assert await outbox.reclaim_expired(session, ahead, 5) == 0
+        assert await outbox.claim(session, Channel.SMS, 5, "ahead", ahead, LEASE) == []
+    assert (await _lease_of(database, claimed.id))[:2] == ("sending", "alive")
+
+
+async def test_a_replica_an_hour_behind_grants_a_lease_from_the_databases_clock(
+    database: Database,
+) -> None:
+    """A replica whose clock is an hour behind the database's claims a lease that runs for
+    its length from the database's time, not one already over: nobody takes it back."""
+    await seed(database, nairobi_people(1))
+    alert_id = await _raise(database, stations=("NBO",), channels=(Channel.SMS,))
+    await _materialise_all(database, alert_id)
+    before = await database_clock(database)
+    async with database.session() as session:
+        (claimed,) = await outbox.claim(
+            session, Channel.SMS, 5, "behind", before - timedelta(hours=1), LEASE
         )
-    assert len(again) == 1
+    after = await database_clock(database)
+    status, holder, ends = await _lease_of(database, claimed.id)
+    assert (status, holder) == ("sending", "behind")
+    assert before + LEASE <= ends <= after + LEASE
+    assert claimed.lease_until == before - timedelta(hours=1) + LEASE  # its own reckoning
+    async with database.session() as session:
+        assert await outbox.reclaim_expired(session, after, 5) == 0
+
+
+async def test_leases_written_by_a_replica_of_the_earlier_version_still_compare(
+    database: Database,
+) -> None:
+    """A lease an earlier version wrote from its own clock (on SQLite, SQLAlchemy's text of
+    the time) is compared right with the database's clock: run out a minute ago, it is
+    taken back; ending in a minute, it is not."""
+    await seed(database, nairobi_people(2))
+    alert_id = await _raise(database, stations=("NBO",), channels=(Channel.SMS,))
+    await _materialise_all(database, alert_id)
+    async with database.session() as session:
+        ended, running = await outbox.claim(session, Channel.SMS, 5, "old", NOW, LEASE)
+    now = await database_clock(database)
+    for delivery, lease_end in ((ended, now - LEASE), (running, now + LEASE)):
+        async with database.session() as session:
+            await session.execute(
+                update(DELIVERY)
+                .where(DELIVERY.c.id == delivery.id)
+                .values(lease_expires_at=lease_end)
+            )
+    async with database.session() as session:
+        assert await outbox.reclaim_expired(session, NOW, 5) == 1
+    assert (await _lease_of(database, ended.id))[:2] == ("queued", None)
+    assert (await _lease_of(database, running.id))[:2] == ("sending", "old")
 
 
 async def test_permanent_failure_fails_over_to_the_other_channel(database: Database) -> None:
