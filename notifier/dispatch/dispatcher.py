@@ -197,9 +197,11 @@ class Dispatcher:
         if reclaimed:
             log.warning("leases_reclaimed", count=reclaimed)
             self.wake()
-        if vanished:
+        if taken_over:
             log.warning("replicas_gone", replicas=len(vanished), deliveries=taken_over)
             self.wake()
+        elif vanished:  # a replica stopped cleanly, its deliveries sent or given back
+            log.info("replicas_left", replicas=len(vanished))
         if settled:
             log.info("alerts_dispatched", count=settled)
         await self._database.checkpoint()  # what the hot path wrote, into the file
@@ -254,8 +256,21 @@ class Dispatcher:
             # Held here still, its lease run out meanwhile and taken back by another replica:
             # this process sends it, or has, and writes its outcome.
             jobs = [job for job in jobs if job.delivery.id not in lane.holding]
+        full = bool(jobs) and len(jobs) == limit
         lane.took(jobs)
+        if full and lane.holds_less_urgent_than(jobs[-1].delivery.priority):
+            await self._give_way(lane, jobs[-1].delivery.priority)
         return len(jobs)
+
+    async def _give_way(self, lane: Lane, priority: int) -> None:
+        """A claim came back full of deliveries of `priority`: more may be queued, and the
+        less urgent ones the lane holds and has not begun go back to the outbox, to be sent
+        after them. Should that fail, they come back when their leases end."""
+        given = lane.give_way(priority)
+        if given:
+            async with self._database.session() as session:
+                await outbox.give_back(session, [job.delivery.id for job in given], self._worker)
+            log.info("gave_way", channel=lane.channel.value, deliveries=len(given))
 
     async def _send_loop(self, lane: Lane) -> None:
         while True:

@@ -134,6 +134,24 @@ class Lane:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), HOLD_BACK_SECONDS)
 
+    def give_way(self, priority: int) -> list[Job]:
+        """Take out the jobs less urgent than `priority` that no sender has begun, and let them
+        go: more urgent deliveries are still queued in the outbox, and these, given back to
+        it, are claimed again after them, instead of waiting here for their leases to end."""
+        kept: list[tuple[int, int, Job]] = []
+        given: list[Job] = []
+        while not self.jobs.empty():
+            entry = self.jobs.get_nowait()
+            if entry[0] > priority:
+                given.append(entry[2])
+            else:
+                kept.append(entry)
+        for entry in kept:
+            self.jobs.put_nowait(entry)
+        for job in given:
+            self._let_go(job.delivery.id)
+        return given
+
     def holds_less_urgent_than(self, priority: int) -> bool:
         """Whether any held delivery is less urgent than `priority` (a higher number)."""
         return any(held > priority for held, count in self._priorities.items() if count)
@@ -141,6 +159,9 @@ class Lane:
     def finished_one(self, delivery_id: int) -> None:
         """A held delivery's outcome is written (or it was given up): its room is free."""
         self.unrecorded.release()
+        self._let_go(delivery_id)
+
+    def _let_go(self, delivery_id: int) -> None:
         self.holding.pop(delivery_id, None)
         priority = self._priority_of.pop(delivery_id, None)
         if priority is not None:

@@ -96,6 +96,25 @@ async def mark_retry(
     )
 
 
+async def give_back(session: AsyncSession, delivery_ids: Collection[int], worker: str) -> int:
+    """Queue deliveries `worker` claimed and has not begun to send, as they were: the same due
+    time, the attempt not counted. How many it still held."""
+    if not delivery_ids:
+        return 0
+    c = DELIVERY.c
+    given = await session.execute(
+        update(DELIVERY)
+        .where(c.id.in_(sorted(delivery_ids)), c.leased_by == worker, c.status == SENDING)
+        .values(
+            status=QUEUED,
+            leased_by=None,
+            lease_expires_at=None,
+            attempts=c.attempts - 1,
+        )
+    )
+    return int(given.rowcount)  # type: ignore[attr-defined]
+
+
 async def mark_failed(
     session: AsyncSession, delivery: ClaimedDelivery, error: str, now: datetime
 ) -> bool:

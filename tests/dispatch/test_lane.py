@@ -1,5 +1,5 @@
 """A lane's senders take the most urgent delivery it holds, and hold back less urgent ones
-while a more urgent alert is still being put in the outbox."""
+while a more urgent alert is still being put in the outbox; it gives way to one still queued."""
 
 from __future__ import annotations
 
@@ -75,3 +75,21 @@ async def test_nothing_materialising_holds_nothing_back() -> None:
     assert (await asyncio.wait_for(sms.next_job(), 5)).delivery.id == 1
     sms.materialising(DRILL)
     assert (await asyncio.wait_for(sms.next_job(), 5)).delivery.id == 2
+
+
+async def test_a_lane_gives_way_with_what_no_sender_has_begun() -> None:
+    """Giving way to emergencies takes out the drill deliveries not yet begun, and only them:
+    their room is free, and the emergency's and the one begun stay held."""
+    sms = lane()
+    sms.took([job(1, DRILL), job(2, DRILL), job(3, DRILL)])
+    begun = await sms.next_job()
+    sms.took([job(4, EMERGENCY)])
+    given = sms.give_way(EMERGENCY)
+    assert sorted(job.delivery.id for job in given) == [2, 3]
+    assert set(sms.holding) == {begun.delivery.id, 4}
+    assert (await sms.next_job()).delivery.id == 4
+    assert sms.jobs.empty()
+    sms.finished_one(begun.delivery.id)
+    sms.finished_one(4)
+    assert sms.empty.is_set()
+    assert not sms.holds_less_urgent_than(EMERGENCY)

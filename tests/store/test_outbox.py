@@ -175,6 +175,26 @@ async def test_expired_lease_comes_back(database: Database) -> None:
     assert [delivery.id for delivery in again] == [claimed.id]
 
 
+async def test_deliveries_given_back_are_claimed_again_first_their_attempt_uncounted(
+    database: Database,
+) -> None:
+    """Deliveries a worker gives back unsent are queued as they were: claimed again before
+    those queued after them, their attempt not counted; another worker's are not touched."""
+    await seed(database, nairobi_people(4))
+    alert_id = await _raise(database, stations=("NBO",), channels=(Channel.SMS,))
+    await _materialise_all(database, alert_id)
+    async with database.session() as session:
+        mine = await outbox.claim(session, Channel.SMS, 2, "mine", NOW, LEASE)
+        theirs = await outbox.claim(session, Channel.SMS, 1, "theirs", NOW, LEASE)
+    ids = [delivery.id for delivery in mine + theirs]
+    async with database.session() as session:
+        assert await outbox.give_back(session, ids, "mine") == 2
+    async with database.session() as session:
+        again = await outbox.claim(session, Channel.SMS, 3, "other", NOW, LEASE)
+    assert [(d.id, d.attempts) for d in again[:2]] == [(d.id, 1) for d in mine]
+    assert (await _lease_of(database, theirs[0].id))[:2] == ("sending", "theirs")
+
+
 async def _lease_of(database: Database, delivery_id: int) -> tuple[str, str | None, datetime]:
     """The delivery's status, who holds it and when its lease ends."""
     c = DELIVERY.c
