@@ -231,8 +231,10 @@ async def raw_loop(
     twilio: Sink,
     channels: Sequence[str] = ("sms", "email"),
     http: AsyncTwilioHttpClient | None = None,
+    concurrency: int = SMS_CONCURRENCY,
 ) -> None:
-    """The same messages, sent by aiosmtplib and the twilio SDK alone (through `http`)."""
+    """The same messages, sent by aiosmtplib and the twilio SDK alone (through `http`, with
+    `concurrency` SMS under way)."""
     settings = load_settings(None, {"NOTIFIER_SECURITY__SECRET_KEY": "bench-secret-key-0123456789"})
     factory = MessageFactory(load_templates(REPOSITORY / "config" / "templates"), settings)
     content = AlertContent("BNCH", AlertKind.EMERGENCY, Severity.SEVERE, TITLE, MESSAGE)
@@ -248,7 +250,7 @@ async def raw_loop(
     sms = [factory.sms(alert, person) for person in people]
     await asyncio.gather(
         _raw_smtp(emails if "email" in channels else [], smtp.port),
-        _raw_twilio(sms if "sms" in channels else [], twilio.port, http),
+        _raw_twilio(sms if "sms" in channels else [], twilio.port, http, concurrency),
     )
 
 
@@ -270,12 +272,15 @@ async def _raw_smtp(messages: list[OutgoingEmail], port: int) -> None:
 
 
 async def _raw_twilio(
-    messages: list[OutgoingSms], port: int, http: AsyncTwilioHttpClient | None = None
+    messages: list[OutgoingSms],
+    port: int,
+    http: AsyncTwilioHttpClient | None = None,
+    concurrency: int = SMS_CONCURRENCY,
 ) -> None:
     http = http or AsyncTwilioHttpClient()
     client = Client(SID, TOKEN, http_client=http)
     client.api.base_url = f"http://127.0.0.1:{port}"
-    limit = asyncio.Semaphore(SMS_CONCURRENCY)
+    limit = asyncio.Semaphore(concurrency)
 
     async def send(number: int, message: OutgoingSms) -> None:
         async with limit:

@@ -210,6 +210,12 @@ class Dispatcher:
         senders = [asyncio.create_task(self._send_loop(lane)) for _ in range(lane.concurrency)]
         try:
             await self._claim_loop(lane, stopping)
+            try:
+                # What no sender has begun goes back to the outbox at once, for another
+                # replica or the next start: only the sends under way have the grace to end.
+                await self._give_back(lane, lane.not_begun(), "gave_back_at_stop")
+            except Exception:  # the database away: their leases run out and they come back
+                log.warning("give_back_failed", channel=lane.channel.value, exc_info=True)
             await _drain(lane, grace)
         finally:
             for sender in senders:
@@ -259,18 +265,19 @@ class Dispatcher:
         full = bool(jobs) and len(jobs) == limit
         lane.took(jobs)
         if full and lane.holds_less_urgent_than(jobs[-1].delivery.priority):
-            await self._give_way(lane, jobs[-1].delivery.priority)
+            # More of that kind may be queued: the less urgent deliveries held here and not
+            # begun go back to the outbox, to be sent after them.
+            await self._give_back(lane, lane.give_way(jobs[-1].delivery.priority), "gave_way")
         return len(jobs)
 
-    async def _give_way(self, lane: Lane, priority: int) -> None:
-        """A claim came back full of deliveries of `priority`: more may be queued, and the
-        less urgent ones the lane holds and has not begun go back to the outbox, to be sent
-        after them. Should that fail, they come back when their leases end."""
-        given = lane.give_way(priority)
-        if given:
-            async with self._database.session() as session:
-                await outbox.give_back(session, [job.delivery.id for job in given], self._worker)
-            log.info("gave_way", channel=lane.channel.value, deliveries=len(given))
+    async def _give_back(self, lane: Lane, jobs: Sequence[Job], event: str) -> None:
+        """Queue `jobs` (taken out of the lane, not begun) in the outbox again, due as before.
+        Should that fail, they come back when their leases end."""
+        if not jobs:
+            return
+        async with self._database.session() as session:
+            await outbox.give_back(session, [job.delivery.id for job in jobs], self._worker)
+        log.info(event, channel=lane.channel.value, deliveries=len(jobs))
 
     async def _send_loop(self, lane: Lane) -> None:
         while True:
@@ -440,9 +447,10 @@ async def _wait_any(
 
 
 async def _drain(lane: Lane, grace: float) -> None:
-    """Let the lane's held deliveries be sent and recorded within the grace; leave the rest.
+    """Let the lane's sends under way end and be recorded within the grace; leave the rest.
 
-    What is left keeps its lease until it runs out, and is then claimed again.
+    What is left keeps its lease until it runs out (or, on PostgreSQL, until the others see
+    this replica gone), and is then claimed again.
     """
     if not lane.held:
         return

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import itertools
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -138,11 +138,18 @@ class Lane:
         """Take out the jobs less urgent than `priority` that no sender has begun, and let them
         go: more urgent deliveries are still queued in the outbox, and these, given back to
         it, are claimed again after them, instead of waiting here for their leases to end."""
+        return self._take_out(lambda queued: queued > priority)
+
+    def not_begun(self) -> list[Job]:
+        """Take out every job no sender has begun, and let them go (the daemon is stopping)."""
+        return self._take_out(lambda _: True)
+
+    def _take_out(self, which: Callable[[int], bool]) -> list[Job]:
         kept: list[tuple[int, int, Job]] = []
         given: list[Job] = []
         while not self.jobs.empty():
             entry = self.jobs.get_nowait()
-            if entry[0] > priority:
+            if which(entry[0]):
                 given.append(entry[2])
             else:
                 kept.append(entry)

@@ -4,9 +4,12 @@
         server.refuse_recipient("gone@example.org", 550, "5.1.1 no such user")
         server.answer_data(451, "4.3.0 try later", times=2)
         server.drop_on_data()            # close the connection abruptly on the next DATA
+        server.drop_on_data(seconds=2)   # ... on every DATA for the next 2 s
+        server.refuse_service(seconds=3) # 421 and close, at greetings and DATA, for 3 s
         server.stall_data()              # hold the next DATA until the client gives up
+        server.close_client_connections()  # close every open connection now
         ...                              # send to 127.0.0.1:server.port
-        server.messages, server.connections_opened
+        server.messages, server.connections_opened, server.dropped, server.refused_service
 
 `python -m tests.fakes.smtp_server --port N` runs one that accepts everything, for benchmarks:
 it prints `ready PORT`, and `received COUNT` when stopped by SIGTERM or SIGINT.
@@ -32,6 +35,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 _PARSER = BytesParser(policy=policy.default)
 _SHUTDOWN_WAIT_SECONDS = 2.0
+SERVICE_NOT_AVAILABLE = "421 4.3.2 Service not available, closing transmission channel"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +72,10 @@ class FakeSmtpServer:
         """Wall-clock time (time.time()) of the first accepted message, for benchmarks."""
         self.last_at: float | None = None
         self.connections_opened = 0
+        self.dropped = 0
+        """Connections closed at DATA without an answer (`drop_on_data`)."""
+        self.refused_service = 0
+        """421 answers given, each closing its connection (`refuse_service`)."""
         self.data_stalled = asyncio.Event()
         self.ca: trustme.CA | None = trustme.CA() if starttls or implicit_tls else None
         self._tls_context = self._server_ssl_context() if self.ca is not None else None
@@ -78,6 +86,9 @@ class FakeSmtpServer:
         self._refusals: dict[str, str] = {}
         self._data_answers: deque[str] = deque()
         self._drops = 0
+        self._drop_until = 0.0
+        self._unavailable = 0
+        self._unavailable_until = 0.0
         self._stalls = 0
         self._protocols: list[Any] = []
         self._server: asyncio.Server | None = None
@@ -94,9 +105,22 @@ class FakeSmtpServer:
         """Answer the next `times` messages' DATA with `code text` instead of accepting them."""
         self._data_answers.extend([f"{code} {text}"] * times)
 
-    def drop_on_data(self, *, times: int = 1) -> None:
-        """On the next `times` DATA, close the connection without answering."""
-        self._drops += times
+    def drop_on_data(self, *, times: int = 1, seconds: float | None = None) -> None:
+        """On the next `times` DATA, or on every DATA for `seconds` from now, close the
+        connection without answering (the message is not kept)."""
+        if seconds is None:
+            self._drops += times
+        else:
+            self._drop_until = time.monotonic() + seconds
+
+    def refuse_service(self, *, times: int = 1, seconds: float | None = None) -> None:
+        """Answer `421 Service not available` and close the connection, as a relay going down
+        does: at the greeting of a new connection and at the DATA of an open one (the message
+        is not kept), the next `times` such answers, or every one for `seconds` from now."""
+        if seconds is None:
+            self._unavailable += times
+        else:
+            self._unavailable_until = time.monotonic() + seconds
 
     def stall_data(self, *, times: int = 1) -> None:
         """Never answer the next `times` DATA (set `data_stalled` when one is reached)."""
@@ -159,6 +183,8 @@ class FakeSmtpServer:
 
     def _new_connection(self) -> Any:
         self.connections_opened += 1
+        if self._refusing_service():
+            return _Unavailable()
         protocol = SMTP(
             _Handler(self),
             hostname="fake-smtp.test",
@@ -185,10 +211,23 @@ class FakeSmtpServer:
     def _rcpt_answer(self, address: str) -> str | None:
         return self._refusals.get(address.lower())
 
+    def _refusing_service(self) -> bool:
+        """Whether the next greeting or DATA is answered 421 (counted as given)."""
+        refusing = self._unavailable > 0 or time.monotonic() < self._unavailable_until
+        if refusing:
+            self._unavailable = max(0, self._unavailable - 1)
+            self.refused_service += 1
+        return refusing
+
     async def _data_answer(self, server: Any, envelope: Any) -> str:
-        if self._drops:
-            self._drops -= 1
+        if self._drops or time.monotonic() < self._drop_until:
+            self._drops = max(0, self._drops - 1)
+            self.dropped += 1
             server.transport.abort()
+            await asyncio.Event().wait()  # cancelled by aiosmtpd when it sees the connection go
+        if self._refusing_service():
+            await server.push(SERVICE_NOT_AVAILABLE)
+            server.transport.close()
             await asyncio.Event().wait()  # cancelled by aiosmtpd when it sees the connection go
         if self._stalls:
             self._stalls -= 1
@@ -207,6 +246,15 @@ class FakeSmtpServer:
                 ReceivedMessage(envelope.mail_from, tuple(envelope.rcpt_tos), message, tls)
             )
         return "250 2.0.0 OK"
+
+
+class _Unavailable(asyncio.Protocol):
+    """A connection refused at its greeting: 421, then closed."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.WriteTransport)
+        transport.write(f"{SERVICE_NOT_AVAILABLE}\r\n".encode())
+        transport.close()
 
 
 def _finished(protocol: Any) -> bool:

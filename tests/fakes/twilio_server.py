@@ -4,12 +4,15 @@
         twilio.fail_next(Failure.RATE_LIMITED)       # the next request answers 429
         twilio.fail_for("+15005550001", Failure.INVALID_NUMBER)
         twilio.fail_all(Failure.SERVER_ERROR)        # every request, until fail_all(None)
+        twilio.fail_fraction(0.3, [Failure.RATE_LIMITED, Failure.SERVER_ERROR], seed=7)
+                                                     # 30 % of requests, until fail_fraction(0)
+        twilio.delay = 1.0                           # each accepted request answers a second late
         ... point the SDK at twilio.base_url ...
-        twilio.messages, twilio.requests, twilio.max_in_flight
+        twilio.messages, twilio.requests, twilio.answered, twilio.in_flight, twilio.max_in_flight
         twilio.account_fetches                       # reads of the Account (credential checks)
 
 As a process, for a benchmark (accepts everything, prints `ready PORT`, then `received N`
-on SIGTERM): `python -m tests.fakes.twilio_server --port 0 --sid AC... --token ...`
+on SIGTERM): `python -m tests.fakes.twilio_server --port 0 --sid AC... --token ... [--delay S]`
 """
 
 from __future__ import annotations
@@ -18,10 +21,11 @@ import argparse
 import asyncio
 import base64
 import binascii
+import random
 import secrets
 import signal
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -81,9 +85,12 @@ class FakeTwilioServer:
         self.messages: list[ReceivedMessage] = []
         self.requests = 0
         """Requests that reached the Messages endpoint, whatever the answer."""
+        self.answered: Counter[int] = Counter()
+        """The Messages endpoint's answers by HTTP status (201, 429, 500...), once answered."""
         self.account_fetches = 0
         """Requests that read the Account resource, whatever the answer."""
         self.in_flight = 0
+        """Requests to the Messages endpoint not answered yet."""
         self.first_at: float | None = None
         """Wall-clock time (time.time()) of the first accepted message, for benchmarks."""
         self.last_at: float | None = None
@@ -92,6 +99,9 @@ class FakeTwilioServer:
         self._next: deque[Failure] = deque()
         self._by_number: dict[str, Failure] = {}
         self._every: Failure | None = None
+        self._fraction = 0.0
+        self._fraction_failures: tuple[Failure, ...] = ()
+        self._random = random.Random(0)
         self._closing = asyncio.Event()
         self._runner: web.AppRunner | None = None
 
@@ -120,6 +130,18 @@ class FakeTwilioServer:
         """Answer every request not scripted otherwise with `failure`; None accepts again."""
         self._every = failure
 
+    def fail_fraction(self, fraction: float, failures: Sequence[Failure], *, seed: int = 0) -> None:
+        """Answer each request not scripted otherwise with one of `failures` with probability
+        `fraction` (0 accepts again); which requests and which failure come from a generator
+        seeded with `seed`, so a run's sequence of answers can be repeated."""
+        if not 0.0 <= fraction <= 1.0:
+            raise ValueError(f"fraction {fraction} is not between 0 and 1")
+        if fraction and not failures:
+            raise ValueError("a fraction of requests must fail with at least one failure")
+        self._fraction = fraction
+        self._fraction_failures = tuple(failures)
+        self._random = random.Random(seed)
+
     async def __aenter__(self) -> Self:
         app = web.Application()
         app.router.add_post(MESSAGES_PATH, self._create_message)
@@ -144,9 +166,11 @@ class FakeTwilioServer:
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
-            return await self._answer(request)
+            response = await self._answer(request)
         finally:
             self.in_flight -= 1
+        self.answered[response.status] += 1
+        return response
 
     async def _answer(self, request: web.Request) -> web.Response:
         if not self._authenticated(request.headers.get("Authorization", "")):
@@ -158,7 +182,7 @@ class FakeTwilioServer:
         failure = self._by_number.get(fields.get("To", "")) or (
             self._next.popleft() if self._next else None
         )
-        failure = failure or self._every
+        failure = failure or self._every or self._random_failure()
         if failure is Failure.HANG:
             await self._closing.wait()
             return _error(503, 20503, "Service unavailable")
@@ -171,6 +195,11 @@ class FakeTwilioServer:
         if self.delay:
             await asyncio.sleep(self.delay)
         return web.json_response(self._accept(fields), status=201)
+
+    def _random_failure(self) -> Failure | None:
+        if self._fraction and self._random.random() < self._fraction:
+            return self._random.choice(self._fraction_failures)
+        return None
 
     async def _fetch_account(self, request: web.Request) -> web.Response:
         """The Account resource: what a client reads to prove its credentials work."""
@@ -272,12 +301,12 @@ def _error(status: int, code: int, message: str) -> web.Response:
     return web.json_response(body, status=status, headers=headers)
 
 
-async def _serve(port: int, account_sid: str, auth_token: str) -> None:
+async def _serve(port: int, account_sid: str, auth_token: str, delay: float) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    async with FakeTwilioServer(account_sid, auth_token, port=port) as server:
+    async with FakeTwilioServer(account_sid, auth_token, port=port, delay=delay) as server:
         print(f"ready {server.port}", flush=True)
         await stop.wait()
         print(
@@ -292,8 +321,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--sid", required=True)
     parser.add_argument("--token", required=True)
+    parser.add_argument(
+        "--delay", type=float, default=0.0, help="seconds before each message is answered"
+    )
     args = parser.parse_args(argv)
-    asyncio.run(_serve(args.port, args.sid, args.token))
+    asyncio.run(_serve(args.port, args.sid, args.token, args.delay))
 
 
 if __name__ == "__main__":

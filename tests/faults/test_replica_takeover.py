@@ -1,5 +1,5 @@
 """A replica killed mid fan-out: the other takes over what it had claimed, not waiting for
-its leases to run out. How soon is measured here and printed (docs/fan-out.md); the test
+its leases to run out. How soon is measured here and printed (docs/reliability.md); the test
 passes on what happened, not on how fast."""
 
 from __future__ import annotations
