@@ -41,7 +41,7 @@ from tests.processes.daemons import (
 )
 from tests.seeding import nairobi_people, seed
 
-PEOPLE = 3000
+PEOPLE = 2000
 JUMP_AFTER = PEOPLE // 4
 """SMS the provider has accepted when the clock jumps: the fan-out is well under way."""
 SMS_CONCURRENCY = 16
@@ -104,7 +104,7 @@ def logged(logs: list[Path], event: str) -> int:
 async def test_a_replica_whose_clock_jumps_an_hour_ahead_takes_no_live_lease(
     postgres_database: str, tmp_path: Path
 ) -> None:
-    """Two replicas send an SMS alert to 3,000 people, the provider answering in 200 ms; a
+    """Two replicas send an SMS alert to 2,000 people, the provider answering in 200 ms; a
     quarter of the way, one replica's clock jumps an hour ahead (its /healthz then says so).
     Everyone is reached, nobody twice: the jumped replica takes back none of the other's
     live leases, and the leases it was holding it no longer sends; they run out on the

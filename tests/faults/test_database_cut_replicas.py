@@ -39,8 +39,8 @@ from tests.processes.tcp_proxy import TcpProxy
 from tests.seeding import nairobi_people, seed
 from tests.sms_replies import reply_form
 
-PEOPLE = 1500
-REPLYING = 600
+PEOPLE = 1000
+REPLYING = 400
 """People who reply (the first ones): enough for the burst to span the cut."""
 REPLICAS = 2
 SMS_CONCURRENCY = 8

@@ -33,9 +33,9 @@ from tests.processes.daemons import (
 )
 from tests.seeding import nairobi_people, seed
 
-POSTGRES_PEOPLE = 1500
-SQLITE_PEOPLE = 1000
-"""CI's sizes: each run about 30 s on a busy 2-core machine (two replicas on PostgreSQL, one
+POSTGRES_PEOPLE = 1000
+SQLITE_PEOPLE = 600
+"""CI's sizes: each run about 20 s on a busy 2-core machine (two replicas on PostgreSQL, one
 daemon on SQLite, each sending about 100 messages a second there)."""
 FULL_SIZE = 10_000
 """The size of the runs marked slow, on either database."""

@@ -50,7 +50,7 @@ SETTLE_PATIENCE_SECONDS = 300
 @pytest.mark.parametrize(
     ("people", "kills", "seed_"),
     [
-        pytest.param(3000, 2, 1, id="3000-people-2-kills"),
+        pytest.param(2000, 2, 1, id="2000-people-2-kills"),
         pytest.param(20000, 4, 2, id="20000-people-4-kills", marks=pytest.mark.slow),
     ],
 )
