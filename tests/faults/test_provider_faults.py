@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import time
-from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -22,6 +20,7 @@ from notifier.store.engine import Database
 from notifier.store.tables import DELIVERY
 from tests.fakes.smtp_server import FakeSmtpServer
 from tests.fakes.twilio_server import Failure, FakeTwilioServer
+from tests.faults.replicas import duplicates, reached, sent
 from tests.processes.daemons import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -67,30 +66,6 @@ PATIENCE_SECONDS = 180
 FULL_SIZE_PATIENCE_SECONDS = 600
 
 
-@dataclass
-class Run:
-    """What the fakes saw of one fan-out."""
-
-    smtp: FakeSmtpServer
-    twilio: FakeTwilioServer
-
-    def reached(self) -> tuple[int, int]:
-        """People sent an SMS, people sent an e-mail."""
-        return (
-            len({message.to for message in self.twilio.messages}),
-            len({message.rcpt_tos for message in self.smtp.messages}),
-        )
-
-    def sent(self) -> int:
-        return len(self.twilio.messages) + len(self.smtp.messages)
-
-    def duplicates(self) -> int:
-        """Messages beyond the first each person got on each channel."""
-        sms = Counter(message.to for message in self.twilio.messages)
-        mail = Counter(message.rcpt_tos for message in self.smtp.messages)
-        return sum(sms.values()) - len(sms) + sum(mail.values()) - len(mail)
-
-
 async def _relay_outage(smtp: FakeSmtpServer, after: int) -> tuple[int, int]:
     """Once `after` e-mails are in, the relay drops connections, then answers 421, then
     recovers; how many e-mails were in when it went down and when it recovered."""
@@ -122,10 +97,14 @@ async def _most_attempts(database: Database) -> dict[str, int]:
 
 
 async def _until_reached(
-    run: Run, people: int, daemons: list[subprocess.Popen[bytes]], patience: float
+    smtp: FakeSmtpServer,
+    twilio: FakeTwilioServer,
+    people: int,
+    daemons: list[subprocess.Popen[bytes]],
+    patience: float,
 ) -> None:
     deadline = time.monotonic() + patience
-    while run.reached() != (people, people) and time.monotonic() < deadline:
+    while reached(smtp, twilio) != (people, people) and time.monotonic() < deadline:
         if any(process.poll() is not None for process in daemons):
             return
         await asyncio.sleep(0.05)
@@ -168,7 +147,6 @@ async def test_providers_failing_mid_fan_out_lose_nobody(
             FakeSmtpServer() as smtp,
             FakeTwilioServer(ACCOUNT_SID, AUTH_TOKEN, delay=PROVIDER_SECONDS) as twilio,
         ):
-            run = Run(smtp, twilio)
             twilio.fail_fraction(
                 TWILIO_FAILING, [Failure.RATE_LIMITED, Failure.SERVER_ERROR], seed=TWILIO_SEED
             )
@@ -199,7 +177,7 @@ async def test_providers_failing_mid_fan_out_lose_nobody(
                         title="Earthquake", message="Leave now.", stations=("NBO",)
                     )
                     await alerts.create_alert(session, alert, Principal("officer", Role.ADMIN))
-                await _until_reached(run, people, daemons, patience)
+                await _until_reached(smtp, twilio, people, daemons, patience)
                 took = time.monotonic() - raised
                 await _until_settled(database, daemons)
                 running = [process.poll() is None for process in daemons]
@@ -215,14 +193,14 @@ async def test_providers_failing_mid_fan_out_lose_nobody(
                     stop(process)
     tails = "\n".join(log.read_text()[-2000:] for log in logs)
     assert all(running), f"a daemon exited during the fan-out:\n{tails}"
-    sms, mail = run.reached()
+    sms, mail = reached(smtp, twilio)
     assert (people - sms, people - mail) == (0, 0), f"not reached {took:.0f} s on:\n{tails}"
     # Nothing left failed (nor queued, nor being sent): every delivery was sent.
     assert statuses == {"sent": 2 * people}, statuses
     assert in_at_recovery < people, "the relay must go down and recover mid fan-out"
     assert smtp.dropped and smtp.refused_service, (smtp.dropped, smtp.refused_service)
     assert twilio.answered[429] and twilio.answered[500], twilio.answered
-    duplicates = run.duplicates()
+    twice = duplicates(smtp, twilio)
     # A message is sent twice only when the provider accepted it and its delivery went back
     # to the queue before the outcome was written (a lease run out, a replica taken for
     # gone). A lane holds at most `concurrency` sends under way and as many again whose
@@ -230,11 +208,11 @@ async def test_providers_failing_mid_fan_out_lose_nobody(
     # for each lane of each replica. The faults here fail sends before the provider accepts
     # them, so none is expected.
     bound = replicas * 2 * (SMS_CONCURRENCY + EMAIL_POOL)
-    assert duplicates <= bound, f"{duplicates} sent twice (at most {bound} in flight)"
+    assert twice <= bound, f"{twice} sent twice (at most {bound} in flight)"
     failures = twilio.answered[429] + twilio.answered[500]
     print(
         f"\n{backend}, {replicas} daemon(s), {people} people: all reached on both channels "
-        f"{took:.1f} s after the alert, {run.sent()} sent, {duplicates} twice; Twilio answered "
+        f"{took:.1f} s after the alert, {sent(smtp, twilio)} sent, {twice} twice; Twilio answered "
         f"429 {twilio.answered[429]} and 500 {twilio.answered[500]} times "
         f"({failures / twilio.requests:.0%} of {twilio.requests} requests); the relay, down "
         f"{DROP_SECONDS + REFUSE_SECONDS:g} s once {in_at_outage} e-mails were in, dropped "

@@ -6,7 +6,6 @@ the daemon started next sends them, nobody twice. How long the exit took is prin
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
 import subprocess
 import time
@@ -28,6 +27,7 @@ from tests.processes.daemons import (
     ACCOUNT_SID,
     AUTH_TOKEN,
     daemon_environment,
+    events,
     free_port,
     start_daemon,
     stop,
@@ -52,17 +52,6 @@ LEASE_SECONDS = 120
 """Longer than the test: a delivery left leased would not be sent by the next daemon before
 the test gives up, nor hidden by its lease running out."""
 PATIENCE_SECONDS = 90
-
-
-def _events(log: Path, name: str) -> list[dict[str, object]]:
-    """The daemon's log events called `name`."""
-    found = []
-    for line in log.read_text().splitlines():
-        if f'"{name}"' in line:
-            event = json.loads(line)
-            if event.get("event") == name:
-                found.append(event)
-    return found
 
 
 async def _exited(process: subprocess.Popen[bytes], seconds: float) -> int | None:
@@ -186,10 +175,10 @@ async def test_sigterm_mid_fan_out_finishes_the_sends_under_way_and_leaves_the_r
     assert status is not None, f"still running {took:.1f} s after SIGTERM:\n{log}"
     assert status == 0, f"exit status {status} {took:.1f} s after SIGTERM:\n{log}"
     assert accepted_before < PEOPLE, "SIGTERM must land in the middle of the fan-out"
-    assert not _events(first_log, "lane_drain_cut_short"), log
+    assert not events(first_log, "lane_drain_cut_short"), log
     # Only the sends under way at SIGTERM finish: what was held and not begun went back.
     assert recorded.total() - accepted_before <= SMS_CONCURRENCY, (recorded, accepted_before)
-    given = sum(int(str(event["deliveries"])) for event in _events(first_log, "gave_back_at_stop"))
+    given = sum(int(str(event["deliveries"])) for event in events(first_log, "gave_back_at_stop"))
     assert given, log
     # Whatever the provider accepted before the exit is recorded sent, once each: the next
     # daemon has no reason to send it again.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import subprocess
@@ -88,6 +89,17 @@ async def wait_healthy(process: subprocess.Popen[bytes], port: int, log: Path) -
                 pass
             await asyncio.sleep(0.1)
     raise AssertionError(f"daemon did not become healthy:\n{log.read_text()}")
+
+
+def events(log: Path, name: str) -> list[dict[str, object]]:
+    """The events called `name` in a daemon's JSON log."""
+    found = []
+    for line in log.read_text().splitlines():
+        if f'"{name}"' in line:
+            event = json.loads(line)
+            if event.get("event") == name:
+                found.append(event)
+    return found
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:

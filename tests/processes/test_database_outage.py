@@ -7,7 +7,6 @@ database is back it reaches everyone, repeating at most the sends that were unde
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 import subprocess
 import time
@@ -33,6 +32,7 @@ from tests.processes.daemons import (
     ACCOUNT_SID,
     AUTH_TOKEN,
     daemon_environment,
+    events,
     free_port,
     start_daemon,
     stop,
@@ -114,16 +114,6 @@ async def _watch_health(fakes: Fakes, port: int, stop_watching: asyncio.Event) -
             await asyncio.sleep(0.2)
 
 
-def _events(log: Path, name: str) -> list[dict[str, object]]:
-    found = []
-    for line in log.read_text().splitlines():
-        if f'"{name}"' in line:
-            event = json.loads(line)
-            if event.get("event") == name:
-                found.append(event)
-    return found
-
-
 @pytest.mark.postgres
 async def test_postgresql_cut_mid_alert_is_waited_out(
     postgres_database: str, tmp_path: Path, record_property: Callable[[str, object], None]
@@ -186,9 +176,9 @@ async def test_postgresql_cut_mid_alert_is_waited_out(
     after = [status for at, status in fakes.health if at > restored_at]
     assert 503 in during, fakes.health
     assert after and after[-1] == 200, fakes.health
-    warnings = _events(log, "database_unavailable")
+    warnings = events(log, "database_unavailable")
     assert 1 <= len(warnings) <= 2, warnings
-    assert len(_events(log, "database_available")) == len(warnings)
+    assert len(events(log, "database_available")) == len(warnings)
 
 
 async def test_sqlite_locked_by_another_process_mid_alert_is_waited_out(
@@ -232,5 +222,5 @@ async def test_sqlite_locked_by_another_process_mid_alert_is_waited_out(
     record_property("duplicates", fakes.duplicates())
     assert fakes.reached() == (PEOPLE, PEOPLE)
     assert fakes.duplicates() == 0
-    assert [event["loop"] for event in _events(log, "database_unavailable")], "never locked out"
-    assert _events(log, "database_available")
+    assert [event["loop"] for event in events(log, "database_unavailable")], "never locked out"
+    assert events(log, "database_available")
