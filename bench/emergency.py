@@ -1,13 +1,15 @@
 """Benchmark: an emergency raised while a large drill is being sent.
 
-Against one `notifier serve` per database (the loopback sinks and the roster of
-`bench.fan_out`, four stations): a drill by SMS to three stations (`--drill` people), then,
-once it is sending at full pace, an emergency by SMS to the fourth. Figures, from the
+Against one `notifier serve` per database, or `--replicas` of them on PostgreSQL (the
+loopback sinks and the roster of `bench.fan_out`, four stations): a drill by SMS to three
+stations (`--drill` people), then, once it is sending at full pace, an emergency by SMS to
+the fourth. Figures, from the
 deliveries' `sent_at` (when the provider accepted each message): the emergency's first and
 last message after its POST answered, and the drill's messages accepted meanwhile, against
 its pace before the emergency.
 
-Run: `.venv/bin/python -m bench.emergency [--drill 50000] [--postgres URL [--no-sqlite]]`
+Run: `.venv/bin/python -m bench.emergency [--drill 50000] [--postgres URL [--no-sqlite]
+[--replicas N]]`
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import select
 
-from bench.fan_out import daemon, environment, free_port, prepare, start_sinks
+from bench.fan_out import daemons, free_port, prepare, start_sinks
 from notifier.store.engine import Database
 from notifier.store.tables import DELIVERY
 from tests.postgres import throwaway_database
@@ -79,17 +81,19 @@ async def sent_times(url: str, alert_id: int) -> list[datetime]:
         return sorted((await session.execute(query)).scalars())
 
 
-async def measure(name: str, url: str, drill_people: int, folder: Path) -> Figures:
-    """Prepare the roster, start the daemon, raise the drill then the emergency."""
+async def measure(
+    name: str, url: str, drill_people: int, folder: Path, replicas: int = 1
+) -> Figures:
+    """Prepare the roster, start the daemons, raise the drill then the emergency."""
     people = drill_people * 4 // 3
     token = await prepare(url, people, folder)
     smtp, twilio = start_sinks()
-    port = free_port()
+    ports = [free_port() for _ in range(replicas)]
     try:
         async with (
-            daemon(environment(url, smtp, twilio, port), folder / f"{name}.log"),
+            daemons(url, smtp, twilio, ports, folder / f"{name}.log"),
             httpx.AsyncClient(
-                base_url=f"http://127.0.0.1:{port}",
+                base_url=f"http://127.0.0.1:{ports[0]}",
                 headers={"Authorization": f"Bearer {token}"},
                 timeout=30,
             ) as client,
@@ -136,6 +140,9 @@ async def main() -> None:
     parser.add_argument("--drill", type=int, default=50_000, help="people the drill goes to")
     parser.add_argument("--postgres", metavar="URL", help="also measure a PostgreSQL database")
     parser.add_argument("--no-sqlite", action="store_true", help="measure only PostgreSQL")
+    parser.add_argument(
+        "--replicas", type=int, default=1, help="daemons on the PostgreSQL database"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:
         folder = Path(directory)
@@ -144,7 +151,8 @@ async def main() -> None:
             report(await measure("SQLite", url, args.drill, folder))
         if args.postgres:
             async with throwaway_database(args.postgres, "bench_emergency") as url:
-                report(await measure("PostgreSQL", url, args.drill, folder))
+                name = "PostgreSQL" + (f", {args.replicas} replicas" if args.replicas > 1 else "")
+                report(await measure(name, url, args.drill, folder, args.replicas))
 
 
 if __name__ == "__main__":

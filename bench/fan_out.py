@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -177,6 +177,22 @@ async def daemon(env: Mapping[str, str], log: Path) -> AsyncIterator[subprocess.
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(60)
+
+
+@asynccontextmanager
+async def daemons(
+    url: str, smtp: Sink, twilio: Sink, ports: Sequence[int], log: Path
+) -> AsyncIterator[list[subprocess.Popen[bytes]]]:
+    """A daemon on each of `ports`, all on the database and sharing the first one's public URL
+    (as replicas behind a load balancer do), healthy; stopped at the end."""
+    public = f"http://127.0.0.1:{ports[0]}"
+    async with AsyncExitStack() as stack:
+        yield [
+            await stack.enter_async_context(
+                daemon(environment(url, smtp, twilio, port, NOTIFIER_HTTP__PUBLIC_URL=public), log)
+            )
+            for port in ports
+        ]
 
 
 async def raise_and_wait(

@@ -27,8 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
 from pathlib import Path
@@ -40,7 +39,7 @@ import httpx
 from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
-from bench.fan_out import SID, TOKEN, Sink, daemon, environment, free_port, prepare, start_sinks
+from bench.fan_out import SID, TOKEN, Sink, daemons, free_port, prepare, start_sinks
 from notifier.store.engine import Database
 from notifier.store.tables import DELIVERY, PERSON, RESPONSE
 from tests.postgres import throwaway_database
@@ -419,24 +418,6 @@ class Run:
     found: Recorded
 
 
-@asynccontextmanager
-async def daemons(
-    url: str, smtp: Sink, twilio: Sink, ports: Sequence[int], folder: Path, name: str
-) -> AsyncIterator[Watch]:
-    """`len(ports)` daemons on the database, sharing the first one's public URL (as replicas
-    behind a load balancer do), healthy; stopped at the end."""
-    log = folder / f"daemon-{name}.log"
-    public = f"http://127.0.0.1:{ports[0]}"
-    async with AsyncExitStack() as stack:
-        processes = [
-            await stack.enter_async_context(
-                daemon(environment(url, smtp, twilio, port, NOTIFIER_HTTP__PUBLIC_URL=public), log)
-            )
-            for port in ports
-        ]
-        yield Watch(processes, log)
-
-
 async def measure(
     name: str, url: str, args: argparse.Namespace, replicas: int, folder: Path
 ) -> Run:
@@ -448,7 +429,8 @@ async def measure(
     smtp, twilio = start_sinks()
     log = folder / f"daemon-{name}.log"
     try:
-        async with daemons(url, smtp, twilio, ports, folder, name) as watch:
+        async with daemons(url, smtp, twilio, ports, log) as processes:
+            watch = Watch(processes, log)
             async with Senders(ports, senders) as client:
                 health = await health_rate(client, senders, HEALTH_SECONDS)
             async with httpx.AsyncClient(

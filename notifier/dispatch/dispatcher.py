@@ -243,12 +243,13 @@ class Dispatcher:
     async def _claim_more(self, lane: Lane) -> int:
         """Claim what the lane has room for, and queue it for its senders; how many.
 
-        Nothing is claimed until this replica's presence is held: without it, the others
-        would take what it claims for the deliveries of a replica gone.
+        Nothing is claimed until this replica's presence is held (without it, the others
+        would take what it claims for the deliveries of a replica gone), and long enough for
+        the others to have seen it (had it died before, they would not know to take over).
         """
-        if not self._presence.held:
+        if not self._presence.may_claim:
             await self._presence.keep()
-            if not self._presence.held:
+            if not self._presence.may_claim:
                 return 0
         lane.plan(asyncio.get_running_loop().time(), most=2 * self._settings.claim_batch)
         limit = min(lane.target - lane.held, self._settings.claim_batch)

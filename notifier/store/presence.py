@@ -9,7 +9,10 @@ a row is gone, and the deliveries it held are queued again (`outbox.reclaim_vani
 instead of waiting for their leases to run out.
 
 A live replica never has its deliveries handed over: it holds its lock before it claims
-anything, and claims nothing while it does not. Only a worker seen holding its lock counts:
+anything, and claims nothing while it does not. Only a worker seen holding its lock counts;
+so that every replica that claims has been seen, one that finds others present when it takes
+its lock waits `SETTLE_SECONDS` before its first claim (their passes are at most a second
+apart): killed at once, it had claimed nothing. One alone claims at once. Only then:
 a replica of an earlier version, which holds none, keeps its leases until they run out, as
 before. A replica whose lock connection alone broke (the rest of it alive) would be taken
 for gone: what it had in flight may then be sent twice, and no more, since it stops claiming
@@ -21,7 +24,8 @@ On SQLite there is one daemon per database file: it is always present and nobody
 from __future__ import annotations
 
 import asyncio
-from typing import Protocol
+import time
+from typing import Final, Protocol
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,6 +42,16 @@ _PRESENT_KEYS = text(
     " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
 )
 _OWN_KEY = text("SELECT hashtext(:worker)")
+_OTHERS = text(
+    "SELECT count(*) FROM pg_locks"
+    " WHERE locktype = 'advisory' AND classid = :class AND objsubid = 2 AND granted"
+    " AND objid <> (hashtext(:worker)::bigint & 4294967295)::oid"
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
+
+SETTLE_SECONDS: Final = 2.0
+"""How long a replica that found others present holds its presence before it claims: by then
+each of them, reading `pg_locks` once a second, has seen it."""
 
 
 class Presence(Protocol):
@@ -45,7 +59,12 @@ class Presence(Protocol):
 
     @property
     def held(self) -> bool:
-        """Whether this replica holds its presence now (it may claim deliveries)."""
+        """Whether this replica holds its presence now."""
+        ...
+
+    @property
+    def may_claim(self) -> bool:
+        """Whether it holds it, and long enough for the other replicas to have seen it."""
         ...
 
     async def keep(self) -> None:
@@ -68,6 +87,10 @@ class AlonePresence:
     def held(self) -> bool:
         return True
 
+    @property
+    def may_claim(self) -> bool:
+        return True
+
     async def keep(self) -> None:
         return None
 
@@ -81,8 +104,13 @@ class AlonePresence:
 class LockedPresence:
     """PostgreSQL: a session advisory lock per replica, and the others' read from `pg_locks`."""
 
-    def __init__(self, database: Database, worker: str) -> None:
+    def __init__(
+        self, database: Database, worker: str, settle_seconds: float = SETTLE_SECONDS
+    ) -> None:
+        self._database = database
         self._worker = worker
+        self._settle_seconds = settle_seconds
+        self._claims_from = 0.0  # time.monotonic() from which it may claim
         self._lock = AdvisoryLock(
             database, worker, lock_class=PRESENCE_LOCK_CLASS, key=worker, name=APPLICATION_NAME
         )
@@ -96,6 +124,10 @@ class LockedPresence:
     def held(self) -> bool:
         return self._held
 
+    @property
+    def may_claim(self) -> bool:
+        return self._held and time.monotonic() >= self._claims_from
+
     async def keep(self) -> None:
         async with self._keeping:
             if self._held:
@@ -106,6 +138,17 @@ class LockedPresence:
                     self._held = False
                     raise
             self._held = await self._lock.acquire()
+            if self._held:
+                self._claims_from = time.monotonic() + (
+                    self._settle_seconds if await self._others_present() else 0.0
+                )
+
+    async def _others_present(self) -> bool:
+        async with self._database.session(read_only=True) as session:
+            others = await session.scalar(
+                _OTHERS, {"class": PRESENCE_LOCK_CLASS, "worker": self._worker}
+            )
+        return bool(others)
 
     async def vanished(self, session: AsyncSession) -> list[int]:
         if self._own is None:

@@ -39,9 +39,9 @@ PROVIDER_SECONDS = 0.05
 LEASE_SECONDS = 3600
 """Leases far longer than the test: only a takeover can reach a dead replica's people."""
 SEEN_SECONDS = 3.0
-"""Time for the others to have seen a new replica (their housekeeping passes are a second
-apart): one killed before any of them saw it keeps what it claimed until its leases end
-(docs/reliability.md), so the test gives the replacement this long before the next kill."""
+"""How long a new replica runs before the next kill: joining others, it claims nothing for its
+first 2 s (`presence.SETTLE_SECONDS`, until they can have seen it), and a kill should find it
+holding deliveries."""
 TAKEOVER_PATIENCE_SECONDS = 60
 SETTLE_PATIENCE_SECONDS = 300
 

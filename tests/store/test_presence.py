@@ -1,8 +1,10 @@
 """Replicas' presence on PostgreSQL: a worker whose lock is gone has its deliveries queued
-again at once; a present one, or one never seen present, keeps its leases."""
+again at once; a present one, or one never seen present, keeps its leases; one joining
+others claims only once they can have seen it."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -144,3 +146,25 @@ async def test_deliveries_past_their_attempts_fail_instead(asyncpg_database: Dat
     finally:
         await me.close()
         await dead.close()
+
+
+@pytest.mark.postgres
+async def test_a_replica_joining_others_claims_only_once_they_can_have_seen_it(
+    asyncpg_database: Database,
+) -> None:
+    """Alone, a replica may claim as soon as it holds its presence; joining others, only after
+    the settling time, by when their passes have seen it (killed before, it held nothing)."""
+    database = asyncpg_database
+    first = LockedPresence(database, "first", settle_seconds=0.5)
+    second = LockedPresence(database, "second", settle_seconds=0.5)
+    try:
+        await first.keep()
+        assert first.held and first.may_claim
+        await second.keep()
+        assert second.held and not second.may_claim
+        await asyncio.sleep(0.6)
+        assert second.may_claim
+    finally:
+        await first.close()
+        await second.close()
+    assert not first.may_claim
