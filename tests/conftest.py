@@ -139,6 +139,14 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
 
 
 @pytest.fixture
+async def asyncpg_database(postgres_url: str, migrated_postgres: str) -> AsyncIterator[Database]:
+    """A PostgreSQL database at the newest schema, through asyncpg, for tests of that server
+    alone (mark them `postgres`)."""
+    async with migrated.copied_postgres_database(postgres_url, migrated_postgres) as database:
+        yield database
+
+
+@pytest.fixture
 def write_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Path]:
     """Write text (or bytes) to a file in the test's directory, made current; its relative path."""
     monkeypatch.chdir(tmp_path)

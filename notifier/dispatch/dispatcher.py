@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -30,12 +30,16 @@ from notifier.errors import SendError, TransientSendError
 from notifier.messages import AlertContent
 from notifier.retry import GiveUp, Retry, RetryPolicy, after_failure
 from notifier.settings import DispatchSettings, Settings
-from notifier.store import hot_path, materialisation, outbox
+from notifier.store import hot_path, materialisation, outbox, unsent
 from notifier.store.engine import Database
+from notifier.store.outbox_news import outbox_news
 from notifier.store.presence import replica_presence
 from notifier.store.sending import ClaimedDelivery, SentMessage
 
 log = structlog.get_logger(__name__)
+
+HOLD_BACK_CHECK_SECONDS = 0.2
+"""How often a replica whose lanes hold back looks again whether what they wait for is sent."""
 
 SendObserver = Callable[[Channel, str, float], None]
 """Called after each attempt with the channel, the outcome and the seconds the send took."""
@@ -87,6 +91,7 @@ class Dispatcher:
         self._materialise_wake = asyncio.Event()
         self._recorder = SentRecorder(database, clock)
         self._presence = replica_presence(database, worker)
+        self._news = outbox_news(database, worker)
         # An alert's words never change, and cancelling it cancels its queued deliveries in
         # the database, so what was read once serves every later claim.
         self._alerts: dict[int, AlertToSend | None] = {}
@@ -98,6 +103,19 @@ class Dispatcher:
         for lane in self._lanes.values():
             lane.wake.set()
 
+    def _heard(self, priority: int) -> None:
+        """Another replica has just queued deliveries of `priority`: act as if this one had."""
+        self._materialise_wake.set()  # its alert's next batches: hold back what is less urgent
+        self._queued(priority)
+
+    def _queued(self, priority: int) -> None:
+        """Deliveries of `priority` are in the outbox: claim them now, before what is held
+        here if they are more urgent."""
+        for lane in self._lanes.values():
+            lane.wake.set()
+            if lane.holds_less_urgent_than(priority):
+                lane.urgent.set()
+
     async def run(self, stopping: asyncio.Event, grace_seconds: float) -> None:
         """Dispatch until `stopping` is set, then let sends under way finish within the grace.
 
@@ -108,6 +126,7 @@ class Dispatcher:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self._materialise_loop(stopping))
                 tasks.create_task(self._housekeeping_loop(stopping))
+                tasks.create_task(self._news.listen(self._heard, stopping))
                 for lane in self._lanes.values():
                     tasks.create_task(self._run_lane(lane, stopping, grace_seconds))
         finally:
@@ -121,16 +140,19 @@ class Dispatcher:
             async with guard:
                 progressed = await self._materialise_pending()
             if guard.passed and not progressed:
-                await _wait_any(
-                    self._materialise_wake, stopping, self._settings.poll_interval_seconds
-                )
+                seconds = self._settings.poll_interval_seconds
+                if any(lane.holding_back for lane in self._lanes.values()):
+                    seconds = min(seconds, HOLD_BACK_CHECK_SECONDS)  # not to wait past it
+                await _wait_any(self._materialise_wake, stopping, seconds)
 
     async def _materialise_pending(self) -> bool:
-        """One batch of each alert still being materialised; True if any has more to do."""
+        """One batch of each alert still being materialised; True if any has more to do.
+        The lanes are told what to hold back for, before and after."""
         progressed = False
         async with self._database.session(read_only=True) as session:
             pending = await materialisation.alerts_to_materialise(session)
-        self._materialising(priority for _, priority in pending)
+            most_urgent = await unsent.most_urgent_unsent(session, self._clock.now())
+        self._hold_back([priority for _, priority in pending], most_urgent)
         unfinished: list[int] = []
         for alert_id, priority in pending:
             result = await self._database.run_lengthy(
@@ -142,23 +164,25 @@ class Dispatcher:
                 )
             )
             if result.deliveries:
-                for lane in self._lanes.values():
-                    lane.wake.set()
-                    if lane.holds_less_urgent_than(priority):
-                        lane.urgent.set()
+                self._queued(priority)
+                await self._news.announce(priority)  # and the other replicas likewise
             progressed = progressed or not result.finished
             if result.finished:
                 log.info("alert_materialised", alert_id=alert_id)
             else:
                 unfinished.append(priority)
-        self._materialising(unfinished)
+        self._hold_back(unfinished, most_urgent)
         return progressed
 
-    def _materialising(self, priorities: Iterable[int]) -> None:
-        """Tell the lanes how urgent the most urgent alert still being materialised is."""
-        most = min(priorities, default=None)
+    def _hold_back(self, materialising: Sequence[int], most_urgent: Mapping[Channel, int]) -> None:
+        """Tell each lane the most urgent work not yet sent: an alert still being materialised
+        (of `materialising` priorities), or its channel's `most_urgent` alert message due or
+        being sent by any replica."""
         for lane in self._lanes.values():
-            lane.materialising(most)
+            waiting = list(materialising)
+            if lane.channel in most_urgent:
+                waiting.append(most_urgent[lane.channel])
+            lane.hold_back(min(waiting, default=None))
 
     async def _housekeeping_loop(self, stopping: asyncio.Event) -> None:
         period = max(0.2, min(1.0, self._settings.lease_seconds / 4))
@@ -282,8 +306,12 @@ class Dispatcher:
 
     async def _send_loop(self, lane: Lane) -> None:
         while True:
-            job = await lane.next_job()
-            await lane.unrecorded.acquire()
+            await lane.unrecorded.acquire()  # before choosing: what is chosen goes at once
+            try:
+                job = await lane.next_job()
+            except BaseException:
+                lane.unrecorded.release()
+                raise
             handed_over = False
             try:
                 handed_over = await self._deliver(lane, job)
@@ -320,6 +348,7 @@ class Dispatcher:
         """Send the job's message and record the outcome; True if the recorder now holds it."""
         delivery = job.delivery
         if job.alert is None:  # the alert was cancelled after the claim
+            lane.bucket.give_back()  # nothing is sent
             await self._database.outages.retry(
                 "send_outcomes", partial(self._mark_cancelled, delivery.id)
             )
@@ -329,7 +358,6 @@ class Dispatcher:
             # whole claim would hold the loop while the other lane's first messages wait.
             message = self._render(job)
             cost = self._factory.cost(message)  # at the prices configured as it is sent
-            await lane.bucket.take()
             if self._clock.now() >= delivery.lease_until - self._lease_margin:
                 # Too late: another worker may own it by now. The lease runs out and it is
                 # claimed again, rather than sent twice. (Counted, and logged in one line

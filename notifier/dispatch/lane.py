@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import heapq
 import itertools
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -19,9 +19,6 @@ from notifier.store.sending import ClaimedDelivery
 
 PACE_WINDOW_SECONDS = 0.25
 """How often a lane measures its pace: soon after it starts, its claims grow to fit it."""
-
-HOLD_BACK_SECONDS = 0.1
-"""How often a sender holding back a less urgent delivery looks again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +36,9 @@ class Lane:
     """One channel's sending: the channel itself, its concurrency and its rate.
 
     `concurrency` senders take claimed deliveries from `jobs`, the most urgent first (an
-    emergency's before a drill's claimed earlier), each priority in the order claimed. A
+    emergency's before a drill's claimed earlier), each priority in the order claimed, and
+    each chosen only once the lane's rate lets it be sent: a sender waiting its turn holds
+    no delivery, so one more urgent, claimed meanwhile, is the next to go. A
     delivery is held from its claim until its outcome is written; `unrecorded` lets at most
     `concurrency` sends be under way plus as many again whose outcome is still being written:
     a crash can repeat only those, never a backlog. `holding` maps each held delivery to the
@@ -53,12 +52,14 @@ class Lane:
     bucket: TokenBucket
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     urgent: asyncio.Event = field(default_factory=asyncio.Event)
-    jobs: asyncio.PriorityQueue[tuple[int, int, Job]] = field(default_factory=asyncio.PriorityQueue)
+    jobs: list[tuple[int, int, Job]] = field(default_factory=list)
+    """The held deliveries no sender has begun: a heap, the most urgent first."""
     holding: dict[int, datetime] = field(default_factory=dict)
-    _waiting_for: int | None = None
-    """The priority of the most urgent alert still being materialised: the senders hold back
-    anything less urgent until it is all claimable."""
+    _holding_for: int | None = None
+    """The priority of the most urgent work not yet sent: the senders hold back anything
+    less urgent until it is gone (`hold_back`)."""
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set (and replaced) whenever a job is queued or the hold-back changes."""
     _priorities: Counter[int] = field(default_factory=Counter)
     """How many held deliveries have each priority."""
     _priority_of: dict[int, int] = field(default_factory=dict)
@@ -111,28 +112,44 @@ class Lane:
             self.holding[delivery.id] = delivery.lease_until
             self._priority_of[delivery.id] = delivery.priority
             self._priorities[delivery.priority] += 1
-            self.jobs.put_nowait((delivery.priority, next(self._queued), job))
+            heapq.heappush(self.jobs, (delivery.priority, next(self._queued), job))
         if jobs:
             self.empty.clear()
-            self._changed.set()
+            self._signal()
 
-    def materialising(self, priority: int | None) -> None:
-        """The most urgent alert still being put in the outbox has `priority` (None: none is)."""
-        if priority != self._waiting_for:
-            self._waiting_for = priority
-            self._changed.set()
+    def hold_back(self, priority: int | None) -> None:
+        """The most urgent work not yet sent has `priority` (None: there is none): an alert
+        still being put in the outbox, or an alert's messages due or being sent, here or by
+        another replica. Nothing less urgent is sent until it is gone."""
+        if priority != self._holding_for:
+            self._holding_for = priority
+            self._signal()
+
+    @property
+    def holding_back(self) -> bool:
+        """Whether the senders hold back anything they could send."""
+        return self._holding_for is not None and self.holds_less_urgent_than(self._holding_for)
 
     async def next_job(self) -> Job:
-        """The most urgent job waiting, the earliest claimed of its priority; none less
-        urgent than an alert still being materialised, whose next deliveries go first."""
+        """The most urgent job waiting, the earliest claimed of its priority, once the lane's
+        rate lets it be sent; none less urgent than what is held back for (`hold_back`)."""
         while True:
-            entry = await self.jobs.get()
-            if self._waiting_for is None or entry[0] <= self._waiting_for:
-                return entry[2]
-            self.jobs.put_nowait(entry)
-            self._changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), HOLD_BACK_SECONDS)
+            while not self._sendable():
+                await self._changed.wait()
+            await self.bucket.take()
+            if self._sendable():  # another sender may have taken it while this one waited
+                return heapq.heappop(self.jobs)[2]
+            self.bucket.give_back()
+
+    def _sendable(self) -> bool:
+        return bool(self.jobs) and (
+            self._holding_for is None or self.jobs[0][0] <= self._holding_for
+        )
+
+    def _signal(self) -> None:
+        """Wake the senders waiting for a job to send (each waits on the event of its time)."""
+        self._changed.set()
+        self._changed = asyncio.Event()
 
     def give_way(self, priority: int) -> list[Job]:
         """Take out the jobs less urgent than `priority` that no sender has begun, and let them
@@ -145,16 +162,9 @@ class Lane:
         return self._take_out(lambda _: True)
 
     def _take_out(self, which: Callable[[int], bool]) -> list[Job]:
-        kept: list[tuple[int, int, Job]] = []
-        given: list[Job] = []
-        while not self.jobs.empty():
-            entry = self.jobs.get_nowait()
-            if which(entry[0]):
-                given.append(entry[2])
-            else:
-                kept.append(entry)
-        for entry in kept:
-            self.jobs.put_nowait(entry)
+        given = [entry[2] for entry in sorted(self.jobs) if which(entry[0])]
+        self.jobs[:] = [entry for entry in self.jobs if not which(entry[0])]
+        heapq.heapify(self.jobs)
         for job in given:
             self._let_go(job.delivery.id)
         return given

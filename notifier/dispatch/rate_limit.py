@@ -42,6 +42,10 @@ class TokenBucket:
                 self._refill()
             self._tokens -= 1
 
+    def give_back(self) -> None:
+        """Return a token taken and not used (at most the burst is kept)."""
+        self._tokens = min(self.burst, self._tokens + 1)
+
     def _refill(self) -> None:
         now = self._monotonic()
         self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)

@@ -97,9 +97,14 @@ class FanOut:
 
 @asynccontextmanager
 async def running_fan_out(
-    database: Database, *, more: Mapping[str, str] | None = None, **dispatch: str
+    database: Database,
+    *,
+    more: Mapping[str, str] | None = None,
+    worker: str = "test-worker",
+    **dispatch: str,
 ) -> AsyncIterator[FanOut]:
-    """Fakes on loopback, the real channels, and a dispatcher running until the block ends."""
+    """Fakes on loopback, the real channels, and a dispatcher running until the block ends
+    (a replica named `worker`: each has fakes of its own)."""
     async with AsyncExitStack() as stack:
         smtp = await stack.enter_async_context(FakeSmtpServer())
         twilio = await stack.enter_async_context(FakeTwilioServer(ACCOUNT_SID, AUTH_TOKEN))
@@ -118,7 +123,7 @@ async def running_fan_out(
             MessageFactory(templates, settings),
             settings.dispatch,
             SystemClock(),
-            "test-worker",
+            worker,
         )
         stopping = asyncio.Event()
         task = asyncio.create_task(dispatcher.run(stopping, grace_seconds=2))

@@ -1,5 +1,6 @@
-"""A lane's senders take the most urgent delivery it holds, and hold back less urgent ones
-while a more urgent alert is still being put in the outbox; it gives way to one still queued."""
+"""A lane's senders take the most urgent delivery it holds, chosen when the rate lets it go,
+and hold back less urgent ones while more urgent work is not yet sent; it gives way to one
+still queued."""
 
 from __future__ import annotations
 
@@ -51,29 +52,43 @@ async def test_the_most_urgent_held_delivery_goes_first() -> None:
     assert not sms.holds_less_urgent_than(EMERGENCY)
 
 
+async def test_a_sender_waiting_for_the_rate_chooses_when_its_turn_comes() -> None:
+    """A sender waiting its turn at the lane's rate holds no delivery: an emergency's
+    claimed while it waits is the one it sends, before the drill's claimed earlier."""
+    sms = Lane(Channel.SMS, ConsoleSmsChannel(), 2, TokenBucket(5, burst=1))
+    sms.took([job(1, DRILL), job(2, DRILL)])
+    assert (await sms.next_job()).delivery.id == 1  # the one token there was
+    waiting = asyncio.create_task(sms.next_job())  # its turn in about 200 ms
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    sms.took([job(3, EMERGENCY)])
+    assert (await asyncio.wait_for(waiting, 5)).delivery.id == 3
+    assert [entry[2].delivery.id for entry in sms.jobs] == [2]
+
+
 async def test_less_urgent_deliveries_wait_while_an_emergency_is_materialised() -> None:
     """While an emergency is still being put in the outbox, a held drill delivery is not
     taken; an emergency delivery claimed meanwhile is; once it is all in, the drill goes on."""
     sms = lane()
     sms.took([job(1, DRILL)])
-    sms.materialising(EMERGENCY)
+    sms.hold_back(EMERGENCY)
     first = asyncio.create_task(sms.next_job())
     assert await still_waiting(first)
     sms.took([job(2, EMERGENCY)])
     assert (await asyncio.wait_for(first, 5)).delivery.id == 2
     second = asyncio.create_task(sms.next_job())
     assert await still_waiting(second)
-    sms.materialising(DRILL)  # only the drill itself is left to materialise
+    sms.hold_back(DRILL)  # only the drill itself is left to materialise
     assert (await asyncio.wait_for(second, 5)).delivery.id == 1
 
 
-async def test_nothing_materialising_holds_nothing_back() -> None:
-    """With no alert being materialised, or a less urgent one, the drill is taken at once."""
+async def test_nothing_to_hold_back_for_holds_nothing_back() -> None:
+    """With nothing to hold back for, or only the drill itself, the drill is taken at once."""
     sms = lane()
     sms.took([job(1, DRILL), job(2, DRILL)])
-    sms.materialising(None)
+    sms.hold_back(None)
     assert (await asyncio.wait_for(sms.next_job(), 5)).delivery.id == 1
-    sms.materialising(DRILL)
+    sms.hold_back(DRILL)
     assert (await asyncio.wait_for(sms.next_job(), 5)).delivery.id == 2
 
 
@@ -88,7 +103,7 @@ async def test_a_lane_gives_way_with_what_no_sender_has_begun() -> None:
     assert sorted(job.delivery.id for job in given) == [2, 3]
     assert set(sms.holding) == {begun.delivery.id, 4}
     assert (await sms.next_job()).delivery.id == 4
-    assert sms.jobs.empty()
+    assert not sms.jobs
     sms.finished_one(begun.delivery.id)
     sms.finished_one(4)
     assert sms.empty.is_set()
