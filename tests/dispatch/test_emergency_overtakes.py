@@ -84,22 +84,20 @@ async def test_an_emergency_is_sent_before_the_drill_deliveries_already_claimed(
     assert drill_between <= CONCURRENCY, f"{drill_between} drill SMS among the emergency's"
 
 
-REPLICA_RATE = 5
-"""SMS a second per replica: each lane holds sixteen, three seconds' worth."""
-REPLICA_CONCURRENCY = 4
+REPLICA_RATE = 3
+"""SMS a second per replica: the raiser claims sixteen of the emergency at once and claims
+again once it has sent eight, nearly three seconds later."""
 
 
 @pytest.mark.postgres
-async def test_a_replica_that_did_not_raise_the_emergency_sends_it_before_its_drill(
-    asyncpg_database: Database,
-) -> None:
-    """Two replicas send a drill; an emergency is raised on one. The other hears of it at
-    once: its senders take the emergency's messages before the drill deliveries it holds,
-    rather than once it has sent half of them and claims again (its polls are 30 s apart)."""
+async def test_another_replica_hears_of_an_emergency_at_once(asyncpg_database: Database) -> None:
+    """An emergency is raised on one of two replicas, both idle, each looking for work of its
+    own accord only every 30 s: the other hears of it at once and sends part of it, rather
+    than leaving it all to the first for its next poll."""
     database = asyncpg_database
-    await seed(database, [*nairobi_people(60), *geneva_people(24)])
+    await seed(database, geneva_people(40))
     more = {
-        "NOTIFIER_SMS__CONCURRENCY": str(REPLICA_CONCURRENCY),
+        "NOTIFIER_SMS__CONCURRENCY": "4",
         "NOTIFIER_SMS__RATE_PER_SECOND": str(REPLICA_RATE),
         "NOTIFIER_DISPATCH__CLAIM_BATCH": "16",
         "NOTIFIER_DISPATCH__POLL_INTERVAL_SECONDS": "30",
@@ -109,25 +107,8 @@ async def test_a_replica_that_did_not_raise_the_emergency_sends_it_before_its_dr
         running_fan_out(database, more=more, worker="other") as other,
     ):
         await asyncio.sleep(SETTLE_SECONDS + 0.5)  # the other may claim by now
-        drill = await raiser.raise_alert(DRILL)
-        async with asyncio.timeout(10):
-            while not await materialised(database, drill):
-                await asyncio.sleep(0.005)
-            other.dispatcher.wake()  # as if its API had been asked; of the emergency it is not
-            while len(other.twilio.messages) < 4:
-                await asyncio.sleep(0.005)
-        before = len(other.twilio.messages)
         emergency = await raiser.raise_alert(EMERGENCY)
         await raiser.until_dispatched(emergency)
-        await raiser.until_dispatched(drill)
-    sent = [message.to.startswith(GENEVA_PREFIX) for message in other.twilio.messages]
-    assert True in sent, "the other replica sent none of the emergency"
-    first = sent.index(True)
-    last = len(sent) - 1 - sent[::-1].index(True)
-    drill_before_first = first - before
-    drill_between = (last - first + 1) - sent.count(True)
-    # One under way when it heard (at five a second), one more on a loaded machine; without
-    # the news, also those of its sixteen held that it sends before it claims again (3-4
-    # measured, up to 8).
-    assert drill_before_first <= 2, f"{drill_before_first} drill SMS went first"
-    assert drill_between <= REPLICA_CONCURRENCY, f"{drill_between} among the emergency's"
+    by_raiser, by_other = len(raiser.twilio.messages), len(other.twilio.messages)
+    assert by_raiser + by_other == 40
+    assert by_other >= 8, f"the other replica sent {by_other} of 40"
