@@ -1,4 +1,4 @@
-"""`notifier alert send | status | cancel | close`: raise, follow, stop and close an alert.
+"""`notifier alert send | status | cancel | close`: raise (or send a draft), follow, stop, close.
 
 `send --preview` shows what raising would send (`notifier.alert_preview`) and writes nothing.
 
@@ -30,8 +30,9 @@ from notifier.errors import FieldError, InputError
 from notifier.messages import load_templates, templates_location
 from notifier.report_text import alert_table, fallback_text
 from notifier.settings import Settings
-from notifier.store import alert_views, alerts, schema
+from notifier.store import alert_views, alerts, drafts, schema
 from notifier.store.engine import Database
+from notifier.store.types import utc_now
 
 OPTION_OF_FIELD = {
     "title": "--title",
@@ -46,16 +47,49 @@ OPTION_OF_FIELD = {
 }
 
 
+DRAFT_EXCLUDES = (
+    "stations",
+    "groups",
+    "people",
+    "title",
+    "message",
+    "severity",
+    "channels",
+    "kind",
+)
+"""What `send --from-draft` takes from the draft, so cannot be given beside it."""
+
+
+def check_send_usage(command: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """--title and --message, or --from-draft without what the draft already says (exit 2)."""
+    if args.from_draft is None:
+        missing = [f"--{name}" for name in ("title", "message") if getattr(args, name) is None]
+        if missing:
+            command.error(f"the following arguments are required: {', '.join(missing)}")
+        return
+    given = [f"--{name}" for name in DRAFT_EXCLUDES if getattr(args, name) is not None]
+    if args.preview:
+        given.append("--preview")
+    if given:
+        command.error(f"--from-draft sends the draft as it stands: not with {', '.join(given)}")
+
+
 async def send(args: argparse.Namespace, settings: Settings, principal: Principal) -> int:
-    """Raise an alert; print its id, code and audience (or the API's 202 body); maybe follow it."""
-    request = _request(args)
-    if getattr(args, "preview", False):
+    """Raise an alert (or send a draft); print its id, code and audience (or the API's 202 body);
+    maybe follow it."""
+    draft: int | None = getattr(args, "from_draft", None)
+    request = None if draft is not None else _request(args)
+    if request is not None and getattr(args, "preview", False):
         return await _preview(request, args, settings, principal)
     async with Database.open(settings.database.url) as database:
         await schema.require_current(database)
         async with database.session() as session:
-            with _options_named():
-                alert = await alerts.create_alert(session, request, principal)
+            if draft is not None:
+                alert = await drafts.send_draft(session, draft, principal, utc_now())
+            else:
+                assert request is not None
+                with _options_named():
+                    alert = await alerts.create_alert(session, request, principal)
             assert alert.id is not None
             recipients = await alert_views.audience_size(session, alert.id)
             fallback = await alert_views.fallback_counts(session, alert)

@@ -15,6 +15,7 @@ import os
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from sqlalchemy.exc import DBAPIError
 from notifier import (
     alert_commands,
     audit_commands,
+    cap_commands,
     check,
     demo,
     drill_commands,
@@ -219,8 +221,8 @@ def _add_alert_commands(
     command.add_argument("--stations", metavar="CODE,…", help="stations whose rosters receive it")
     command.add_argument("--groups", metavar="GROUP,…", help="only these groups of the stations")
     command.add_argument("--people", metavar="ID,…", help="these people too, by person_id")
-    command.add_argument("--title", required=True, metavar="TEXT")
-    command.add_argument("--message", required=True, metavar="TEXT")
+    command.add_argument("--title", metavar="TEXT", help="required, unless --from-draft")
+    command.add_argument("--message", metavar="TEXT", help="required, unless --from-draft")
     command.add_argument(
         "--severity", metavar="extreme|severe|moderate|minor", help="default: severe"
     )
@@ -235,7 +237,15 @@ def _add_alert_commands(
         help="show who would get what, the cost and the time; send nothing",
     )
     command.add_argument("--json", action="store_true", help="print the API's JSON")
-    command.set_defaults(handler=run_alert_send)
+    command.add_argument(
+        "--from-draft",
+        type=int,
+        metavar="ID",
+        help="send the draft alert ID (made from a CAP message) as it stands",
+    )
+    command.set_defaults(
+        handler=run_alert_send, check_usage=partial(alert_commands.check_send_usage, command)
+    )
 
     command = alert.add_parser("status", parents=[common], help="an alert's progress and answers")
     command.add_argument("alert_id", type=int, metavar="ALERT_ID")
@@ -251,7 +261,9 @@ def _add_alert_commands(
 
     command = alert.add_parser("list", parents=[common], help="the newest alerts first")
     command.add_argument(
-        "--status", metavar="STATUS", help="active, dispatching, dispatched, cancelled or closed"
+        "--status",
+        metavar="STATUS",
+        help="active, draft, dispatching, dispatched, cancelled or closed",
     )
     command.add_argument(
         "--limit", type=int, default=100, metavar="N", help="at most N (1 to 1000; default 100)"
@@ -264,6 +276,7 @@ def _add_alert_commands(
     )
     command.add_argument("alert_id", type=int, metavar="ALERT_ID")
     command.set_defaults(handler=run_alert_close)
+    cap_commands.add_commands(alert, common, _principal)
 
 
 async def run_serve(args: argparse.Namespace, settings: Settings) -> int:

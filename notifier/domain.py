@@ -49,8 +49,14 @@ class Severity(StrEnum):
 
 
 class AlertStatus(StrEnum):
-    """Where an alert is in its life."""
+    """Where an alert is in its life.
 
+    A draft (from a CAP message of outside) waits for an officer: it is never dispatched,
+    takes no answers, is neither escalated nor closed by itself, until it is sent, when it
+    becomes `dispatching` like any alert raised then.
+    """
+
+    DRAFT = "draft"
     DISPATCHING = "dispatching"
     DISPATCHED = "dispatched"
     CANCELLED = "cancelled"

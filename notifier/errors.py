@@ -6,6 +6,7 @@
     │   ├── FieldError      one named field of a request is invalid
     │   └── RosterError     a station or roster file has bad rows, each one listed
     ├── ForbiddenError      the caller's role or stations do not allow the action
+    ├── ConflictError       the thing is not in a state that allows the action (409)
     ├── SchemaError         the database's schema is not the one this version needs
     ├── NotFoundError       a named station, person, token or alert does not exist
     └── SendError           a channel could not hand a message to its provider
@@ -74,6 +75,10 @@ class RosterError(InputError):
     def __init__(self, problems: list[RowProblem]) -> None:
         self.problems = problems
         super().__init__("\n".join(str(problem) for problem in problems))
+
+
+class ConflictError(NotifierError):
+    """The named thing exists, but its state does not allow this (a draft already sent)."""
 
 
 class SchemaError(NotifierError):

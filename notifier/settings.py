@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping
 from decimal import Decimal
@@ -12,9 +13,11 @@ from urllib.parse import urlsplit
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from notifier.cap.message import CapCertainty, CapSeverity, CapStatus, CapUrgency
 from notifier.errors import ConfigError
 from notifier.secret_keys import weakness
 
+_STATION_CODE = re.compile(r"[A-Z0-9]{2,8}")  # as `alert_request.STATION_CODE`
 ENV_PREFIX = "NOTIFIER_"
 ENV_CONFIG_FILE = "NOTIFIER_CONFIG"
 MIN_SECRET_KEY_LENGTH = 16
@@ -182,6 +185,86 @@ class ConsoleSettings(Section):
     max_form_bytes: int = Field(default=262_144, ge=16_384, le=4_194_304)
 
 
+CAP_NAME = re.compile(r"[^\s,<&]+")
+"""A CAP sender or identifier: no white space, commas, '<' or '&' (CAP 1.2, 3.2.1)."""
+
+
+class CapRule(Section):
+    """What to do at once with a CAP message from outside, instead of making a draft.
+
+    A rule matches when the message's status is one of `status`, and one of its info blocks
+    has one of `urgency`, one of `severity` and one of `certainty`; a criterion left empty
+    matches anything. The first rule that matches decides: `send` raises the alert at once,
+    `ignore` writes nothing.
+    """
+
+    status: list[CapStatus] = Field(default_factory=list)
+    urgency: list[CapUrgency] = Field(default_factory=list)
+    severity: list[CapSeverity] = Field(default_factory=list)
+    certainty: list[CapCertainty] = Field(default_factory=list)
+    action: Literal["send", "ignore"]
+
+    @field_validator("status", "urgency", "severity", "certainty", mode="before")
+    @classmethod
+    def _one_word_is_a_list(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
+
+
+class CapSettings(Section):
+    """The Common Alerting Protocol: the sender of the alerts written as CAP, and the table of
+    geocodes to stations that CAP messages from outside are matched through.
+
+    `geocodes` maps a geocode's valueName, then its value, to station codes (in TOML a table
+    per valueName; from the environment, codes separated by commas). Both are compared without
+    regard to case, as the environment gives its keys in lower case. `rules` (`[[cap.rules]]`,
+    from the file only) send or ignore some messages at once instead of making drafts.
+    """
+
+    sender: str = ""  # empty: "notifier@" + email.reply_domain
+    geocodes: dict[str, dict[str, list[str]]] = Field(default_factory=dict)
+    rules: list[CapRule] = Field(default_factory=list, max_length=100)
+
+    @field_validator("sender")
+    @classmethod
+    def _sender_is_a_cap_name(cls, sender: str) -> str:
+        if sender and not CAP_NAME.fullmatch(sender):
+            raise ValueError("must hold no spaces, commas, '<' or '&' (CAP 1.2)")
+        return sender
+
+    @field_validator("geocodes", mode="before")
+    @classmethod
+    def _codes_may_be_one_text(cls, table: object) -> object:
+        if not isinstance(table, dict):
+            return table
+        return {
+            name: (
+                {
+                    value: codes.split(",") if isinstance(codes, str) else codes
+                    for value, codes in values.items()
+                }
+                if isinstance(values, dict)
+                else values
+            )
+            for name, values in table.items()
+        }
+
+    @field_validator("geocodes")
+    @classmethod
+    def _codes_are_station_codes(
+        cls, table: dict[str, dict[str, list[str]]]
+    ) -> dict[str, dict[str, list[str]]]:
+        checked: dict[str, dict[str, list[str]]] = {}
+        for name, values in table.items():
+            checked[name] = {}
+            for value, codes in values.items():
+                upper = [code.strip().upper() for code in codes if code.strip()]
+                bad = [code for code in upper if not _STATION_CODE.fullmatch(code)]
+                if bad:
+                    raise ValueError(f"{name}.{value}: {bad[0]!r} is not a station code")
+                checked[name][value] = upper
+        return checked
+
+
 class LoggingSettings(Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["auto", "json", "console"] = "auto"
@@ -203,6 +286,7 @@ class Settings(Section):
     readiness: ReadinessSettings = ReadinessSettings()
     costs: CostsSettings = CostsSettings()
     console: ConsoleSettings = ConsoleSettings()
+    cap: CapSettings = CapSettings()
     logging: LoggingSettings = LoggingSettings()
 
 

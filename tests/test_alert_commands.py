@@ -782,4 +782,4 @@ async def test_alert_list_refuses_an_unknown_status(
         capsys, "alert", "list", "--config", setup.config, "--status", "bogus"
     )
     assert (status, out) == (1, "")
-    assert err.startswith("--status: 'bogus' is not one of active, dispatching")
+    assert err.startswith("--status: 'bogus' is not one of active, draft, dispatching")

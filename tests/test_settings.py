@@ -289,3 +289,29 @@ def test_drill_misfire_grace_defaults_to_an_hour_and_is_bounded(tmp_path: Path) 
         ConfigError, match=r"drills\.misfire_grace_minutes: Input should be greater"
     ):
         load_settings(None, {"NOTIFIER_DRILLS__MISFIRE_GRACE_MINUTES": "0.5"})
+
+
+def test_cap_geocodes_from_file_and_environment(tmp_path: Path) -> None:
+    """`[cap.geocodes.SAME]` lists codes; a variable gives them separated by commas."""
+    path = _write(tmp_path, '[cap.geocodes.SAME]\n"006037" = ["lax", "PAS"]\n')
+    environ = {"NOTIFIER_CAP__GEOCODES__SAME__006109": "SONORA, ALPINE"}
+    settings = load_settings(path, environ)
+    assert settings.cap.geocodes == {
+        "SAME": {"006037": ["LAX", "PAS"]},
+        "same": {"006109": ["SONORA", "ALPINE"]},
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('[cap]\nsender = "ens at example.org"\n', "cap.sender"),
+        ('[cap.geocodes.SAME]\n"006037" = ["LOS-ANGELES"]\n', "cap.geocodes"),
+        ('[[cap.rules]]\nurgency = "Soon"\naction = "send"\n', "cap.rules.0.urgency.0"),
+        ('[[cap.rules]]\nstatus = "Actual"\naction = "page"\n', "cap.rules.0.action"),
+    ],
+)
+def test_bad_cap_settings_name_the_key(tmp_path: Path, text: str, key: str) -> None:
+    """A sender CAP cannot carry, a station code that is none, a word CAP lacks: named."""
+    with pytest.raises(ConfigError, match=rf"configuration error: {key}: "):
+        load_settings(_write(tmp_path, text), {})

@@ -52,7 +52,7 @@ async def create_alert(
     """
     scope = await check_request(session, request, principal)
     alert = Alert(
-        code=await _unused_code(session),
+        code=await unused_code(session),
         kind=request.kind.value,
         severity=request.severity.value,
         title=request.title,
@@ -313,7 +313,7 @@ async def _stations_of_people(
     return set(found.values())
 
 
-async def _unused_code(session: AsyncSession) -> str:
+async def unused_code(session: AsyncSession) -> str:
     """A short code, unused by any open alert, that a reply can name (`1 K7Q2`)."""
     while True:
         code = "".join(secrets.choice(ALERT_CODE_ALPHABET) for _ in range(ALERT_CODE_LENGTH))

@@ -74,7 +74,7 @@ def _in_window(start: datetime, now: datetime) -> ColumnElement[bool]:
     a = ALERT.c
     return and_(
         a.kind == AlertKind.DRILL.value,
-        a.status != AlertStatus.CANCELLED.value,
+        a.status.not_in((AlertStatus.CANCELLED.value, AlertStatus.DRAFT.value)),
         a.created_at >= start,
         a.created_at <= now,
     )

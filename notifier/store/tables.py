@@ -278,6 +278,27 @@ class Response(SQLModel, table=True):
     received_at: datetime = _created()
 
 
+class CapImport(SQLModel, table=True):
+    """A CAP message from outside, remembered by its sender and identifier, with its draft.
+
+    `key` is the SHA-256 of sender and identifier (unbounded texts, too long for an index):
+    the same message imported twice finds the draft the first import made.
+    """
+
+    __tablename__ = "cap_import"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=64, unique=True)
+    sender: str = Field(sa_type=Text)
+    identifier: str = Field(sa_type=Text)
+    sent: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    alert_id: int = Field(
+        sa_column=Column(ForeignKey("alert.id", ondelete="CASCADE"), nullable=False)
+    )
+    imported_at: datetime = _created()
+    imported_by: str = Field(max_length=100)
+
+
 class AuditEntry(SQLModel, table=True):
     """Who did what, when: alerts raised and cancelled, rosters imported, tokens created."""
 
@@ -301,4 +322,5 @@ RECIPIENT = metadata.tables["recipient"]
 DELIVERY = metadata.tables["delivery"]
 RESPONSE = metadata.tables["response"]
 DRILL_SCHEDULE_VERSION = metadata.tables["drill_schedule_version"]
+CAP_IMPORT = metadata.tables["cap_import"]
 """Core tables for bulk statements, where ORM objects would cost more than they give."""

@@ -1,4 +1,4 @@
-"""The officers' API under /api/v1: raise, list, inspect, cancel and close alerts."""
+"""The officers' API under /api/v1: raise, list, inspect, cancel and close alerts, send drafts."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from notifier.alert_json import accepted_body, alert_detail, alert_header, alert
 from notifier.alert_request import STATION_CODE, parse_alert_request
 from notifier.domain import ResponseKind
 from notifier.errors import FieldError, ForbiddenError, NotFoundError
-from notifier.store import alert_views, alerts
+from notifier.store import alert_views, alerts, drafts
 from notifier.store.engine import Database
 from notifier.web.errors import UnauthorizedError
 from notifier.web.principals import principal_by_digest
@@ -127,6 +127,20 @@ async def close_alert(request: Request) -> JSONResponse:
     return JSONResponse(alert_header(alert))
 
 
+async def send_draft(request: Request) -> JSONResponse:
+    """POST /api/v1/alerts/{id}/send: a draft raised now (202); 409 when it is no draft."""
+    principal = await _principal(request)
+    async with _database(request).session() as session:
+        now = request.app.state.clock.now()
+        alert = await drafts.send_draft(session, _alert_id(request), principal, now)
+        assert alert.id is not None
+        audience = await alert_views.audience_size(session, alert.id)
+        fallback = await alert_views.fallback_counts(session, alert)
+    request.app.state.wake_dispatcher()
+    body = accepted_body(alert, audience, fallback)
+    return JSONResponse(body, status_code=202, headers={"Location": f"/api/v1/alerts/{alert.id}"})
+
+
 ROUTES = [
     Route("/api/v1/alerts", raise_alert, methods=["POST"]),
     Route("/api/v1/alerts", list_alerts, methods=["GET"]),
@@ -134,6 +148,7 @@ ROUTES = [
     Route("/api/v1/alerts/{alert_id}/recipients", alert_recipients, methods=["GET"]),
     Route("/api/v1/alerts/{alert_id}/cancel", cancel_alert, methods=["POST"]),
     Route("/api/v1/alerts/{alert_id}/close", close_alert, methods=["POST"]),
+    Route("/api/v1/alerts/{alert_id}/send", send_draft, methods=["POST"]),
 ]
 
 

@@ -26,6 +26,7 @@ from notifier.web import (
     ack_pages,
     api,
     audit_api,
+    cap_api,
     drills_api,
     inbound_sms,
     openapi,
@@ -70,6 +71,7 @@ def create_app(
         *drills_api.ROUTES,
         *stations_api.ROUTES,
         *audit_api.ROUTES,
+        *cap_api.ROUTES,
         *openapi.ROUTES,
         *console.ROUTES,
     ]
@@ -77,6 +79,7 @@ def create_app(
         BodyLimit,
         default_bytes=settings.http.max_form_bytes,
         by_prefix=(
+            (cap_api.IMPORT_PATH, cap_api.IMPORT_LIMIT),
             (API_PREFIX, settings.http.max_body_bytes),
             (RAISE_PATH, settings.console.max_form_bytes),
         ),

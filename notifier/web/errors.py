@@ -6,7 +6,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from notifier.errors import FieldError, ForbiddenError, InputError, NotFoundError
+from notifier.errors import ConflictError, FieldError, ForbiddenError, InputError, NotFoundError
 from notifier.web.bounded_body import BodyTooLargeError
 
 
@@ -39,6 +39,11 @@ async def not_found(_request: Request, error: Exception) -> Response:
     return error_response(404, "not_found", str(error))
 
 
+async def conflict(_request: Request, error: Exception) -> Response:
+    """409: the thing's state does not allow this."""
+    return error_response(409, "conflict", str(error))
+
+
 async def invalid(_request: Request, error: Exception) -> Response:
     """422 for one bad field, 400 for other bad input."""
     if isinstance(error, FieldError):
@@ -66,6 +71,7 @@ EXCEPTION_HANDLERS = {
     UnauthorizedError: unauthorized,
     ForbiddenError: forbidden,
     NotFoundError: not_found,
+    ConflictError: conflict,
     InputError: invalid,
     BodyTooLargeError: too_large,
 }

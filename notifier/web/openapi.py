@@ -45,6 +45,32 @@ CSV = "text/csv; charset=utf-8"
 HTML = "text/html; charset=utf-8"
 TEXT = "text/plain; charset=utf-8"
 PNG = "image/png"
+CAP = "application/cap+xml"
+XML = "application/xml"
+CAP_EXAMPLE = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    '<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">\n'
+    "  <identifier>KSTO1055887203</identifier>\n"
+    "  <sender>KSTO@NWS.NOAA.GOV</sender>\n"
+    "  <sent>2003-06-17T14:57:00-07:00</sent>\n"
+    "  <status>Actual</status>\n"
+    "  <msgType>Alert</msgType>\n"
+    "  <scope>Public</scope>\n"
+    "  <info>\n"
+    "    <category>Met</category>\n"
+    "    <event>SEVERE THUNDERSTORM</event>\n"
+    "    <urgency>Immediate</urgency>\n"
+    "    <severity>Severe</severity>\n"
+    "    <certainty>Observed</certainty>\n"
+    "    <area>\n"
+    "      <areaDesc>Tuolumne County</areaDesc>\n"
+    "      <polygon>38.47,-120.14 38.34,-119.95 38.52,-119.74 38.62,-119.89 "
+    "38.47,-120.14</polygon>\n"
+    "    </area>\n"
+    "  </info>\n"
+    "</alert>\n"
+)
+"""A CAP 1.2 message, shortened from the thunderstorm warning of the specification (A.2)."""
 
 
 def document() -> dict[str, Any]:
@@ -76,6 +102,9 @@ def paths() -> dict[str, Any]:
         "/api/v1/alerts/{alert_id}/cancel": {"post": _end_alert("cancel")},
         "/api/v1/alerts/{alert_id}/close": {"post": _end_alert("close")},
         "/api/v1/alerts/{alert_id}/report": {"get": _report()},
+        "/api/v1/alerts/{alert_id}/send": {"post": _send_draft()},
+        "/api/v1/alerts/{alert_id}/cap": {"get": _alert_cap()},
+        "/api/v1/cap": {"post": _import_cap()},
         "/api/v1/drills": {"get": _list_drills(), "post": _add_drill()},
         "/api/v1/drills/{name}": {"delete": _remove_drill()},
         "/api/v1/drills/{name}/pause": {"post": _drill_change("pause", "paused")},
@@ -200,7 +229,7 @@ def _preview() -> dict[str, Any]:
 
 
 def _list_alerts() -> dict[str, Any]:
-    statuses = ["active", "dispatching", "dispatched", "cancelled", "closed"]
+    statuses = ["active", "draft", "dispatching", "dispatched", "cancelled", "closed"]
     return _operation(
         "listAlerts",
         "The alerts the token may read, newest first.",
@@ -271,6 +300,48 @@ def _report() -> dict[str, Any]:
         (404, 422),
         [_alert_id(), _format(("json", "csv", "html", "png"))],
     )
+
+
+def _send_draft() -> dict[str, Any]:
+    return _operation(
+        "sendDraft",
+        "Send a draft alert (one made from a CAP message): raised now, then dispatched.",
+        {202: _answer("The alert is raised.", ref("Accepted"), ("Location",))},
+        (403, 404, 409, 422),
+        [_alert_id()],
+    )
+
+
+def _alert_cap() -> dict[str, Any]:
+    content = {CAP: {"schema": {"type": "string", "contentMediaType": CAP}}}
+    return _operation(
+        "alertCap",
+        "The alert as a CAP 1.2 document: status Exercise for a drill, a Cancel once cancelled.",
+        {200: {"description": "The CAP 1.2 document.", "content": content}},
+        (404, 422),
+        [_alert_id()],
+    )
+
+
+def _import_cap() -> dict[str, Any]:
+    document = {"type": "string", "contentMediaType": CAP, "example": CAP_EXAMPLE}
+    operation = _operation(
+        "importCap",
+        "A CAP 1.2 message from outside made a draft alert for the stations in its areas "
+        "(or sent or ignored at once by `cap.rules`); the same message again makes no second "
+        "draft (200 names the first).",
+        {
+            201: _answer("The draft made.", ref("CapImported"), ("Location",)),
+            200: _answer(
+                "The draft an earlier import made, or the rule that ignored the message.",
+                {"anyOf": [ref("CapImported"), ref("CapIgnored")]},
+            ),
+        },
+        (403, 409, 413, 422),
+    )
+    content = {CAP: {"schema": document}, XML: {"schema": document}}
+    operation["requestBody"] = {"required": True, "content": content}
+    return operation
 
 
 def _list_drills() -> dict[str, Any]:

@@ -183,6 +183,18 @@ def alert_header() -> Schema:
     )
 
 
+def cap_imported() -> Schema:
+    """The draft a CAP message made (or the alert a rule raised): its header, whether this
+    import made it, and the rule of `cap.rules` that sent it, if one did."""
+    made = obj({"created": {"type": "boolean"}, "rule": nullable({"type": "integer"})})
+    return {"allOf": [ref("AlertHeader"), made]}
+
+
+def cap_ignored() -> Schema:
+    """A CAP message a rule of `cap.rules` ignored: nothing was written."""
+    return obj({"ignored": {"const": True}, "rule": {"type": "integer"}, "message": _STRING})
+
+
 def alert_row() -> Schema:
     """One alert of the list: its header and how many people it was sent to so far."""
     return {"allOf": [ref("AlertHeader"), obj({"recipients": _COUNT})]}
@@ -396,6 +408,8 @@ SCHEMAS = {
     "Preview": preview,
     "AlertHeader": alert_header,
     "AlertRow": alert_row,
+    "CapImported": cap_imported,
+    "CapIgnored": cap_ignored,
     "AlertDetail": alert_detail,
     "Recipient": recipient,
     "DrillRequest": drill_request,

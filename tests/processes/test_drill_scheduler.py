@@ -144,10 +144,14 @@ async def _one_daemon_on_sqlite(database: Database, url: str, tmp_path: Path) ->
 
 
 async def _lock_holder(database: Database) -> int | None:
-    """The process id of the daemon holding the scheduler lock, from its connection's name."""
+    """The process id of the daemon holding the scheduler lock, from its connection's name
+    (on this test's database: other tests' daemons hold locks of their own)."""
     async with database.session(read_only=True) as session:
         name = await session.scalar(
-            text("SELECT application_name FROM pg_stat_activity WHERE application_name LIKE :n"),
+            text(
+                "SELECT application_name FROM pg_stat_activity"
+                " WHERE application_name LIKE :n AND datname = current_database()"
+            ),
             {"n": f"{APPLICATION_NAME} %"},
         )
     if name is None:
