@@ -19,7 +19,7 @@ from notifier.alert_json import alert_header
 from notifier.cap.xml_safety import MAX_DOCUMENT_BYTES, CapError
 from notifier.cap_documents import alert_document, import_document
 from notifier.domain import AlertStatus
-from notifier.errors import InputError
+from notifier.errors import FieldError, InputError
 from notifier.settings import Settings
 from notifier.store import schema
 from notifier.store.engine import Database
@@ -67,6 +67,8 @@ async def from_cap(args: argparse.Namespace, settings: Settings, principal: Prin
             imported = await import_document(database, data, principal, settings)
         except CapError as error:
             raise InputError(f"{args.file}: {error}") from None
+        except FieldError as error:  # the API's field is its body: here, the file
+            raise InputError(f"{args.file}: {error.reason}") from None
     alert = imported.alert
     if alert is None:
         print(f"ignored by rule {imported.rule} of cap.rules: nothing was written")

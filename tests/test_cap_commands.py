@@ -148,3 +148,16 @@ async def test_send_options_fit_from_draft_or_not(setup: Setup) -> None:
     assert await _exit_status(*config, "--from-draft", "1", "--title", "x") == 2
     assert await _exit_status(*config, "--from-draft", "1", "--preview") == 2
     assert await _exit_status(*config, "--stations", "NBO", "--title", "x") == 2
+
+
+async def test_from_cap_names_the_file_when_no_station_is_in_its_areas(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A.1 (the whole nation, no geometry or geocode of ours): status 1, the file named."""
+    file = setup.directory / "advisory.xml"
+    file.write_bytes(example("HomelandAlert"))
+    status, out, err = await _run(capsys, "alert", "from-cap", "--config", setup.config, str(file))
+    assert (status, out) == (1, "")
+    assert err.startswith(f"{file}: no station is inside the message's areas"), err
+    async with setup.database.session() as session:
+        assert (await session.execute(select(ALERT.c.id))).all() == []
