@@ -1,8 +1,10 @@
-"""The console's page of one alert: its figures and people, live counts, cancel and close.
+"""The console's page of one alert: its figures and people, live counts, cancel and close,
+and a draft's sending.
 
 Access is the API's: the alert through `alerts.get_alert` (another station's is 404 like a
-missing one), its lists through `alert_views`, cancel and close through the store functions
-behind `POST /api/v1/alerts/{id}/cancel|close` (audited with the principal's source).
+missing one), its lists through `alert_views`, cancel, close and send through the store
+functions behind `POST /api/v1/alerts/{id}/cancel|close|send` (audited with the principal's
+source). A draft (from a CAP message) is reviewed on its page and sent from there.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,10 +25,10 @@ from notifier.alert_json import alert_detail
 from notifier.console import responding
 from notifier.console.curve_svg import curve_drawing
 from notifier.console.signin import signed_in
-from notifier.domain import OPEN_ALERT_STATUSES, ResponseKind
-from notifier.errors import ForbiddenError, NotFoundError
+from notifier.domain import OPEN_ALERT_STATUSES, AlertStatus, ResponseKind
+from notifier.errors import ConflictError, ForbiddenError, NotFoundError
 from notifier.reports import alert_report
-from notifier.store import alert_views, alerts
+from notifier.store import alert_views, alerts, drafts
 from notifier.store.alert_views import AlertCounts, RecipientRow
 from notifier.store.report_data import recipient_facts
 from notifier.store.tables import Alert
@@ -41,12 +44,23 @@ class Step:
     """Cancel or close: its name in the URL and the template, and the store function doing it."""
 
     name: str
-    act: Callable[[AsyncSession, int, Principal], Awaitable[Alert]]
+    act: Callable[[AsyncSession, int, Principal, datetime], Awaitable[Alert]]
+    statuses: frozenset[str]
+    """The statuses of the alerts it applies to."""
+
+
+async def _cancel(session: AsyncSession, alert_id: int, principal: Principal, _: datetime) -> Alert:
+    return await alerts.cancel_alert(session, alert_id, principal)
+
+
+async def _close(session: AsyncSession, alert_id: int, principal: Principal, _: datetime) -> Alert:
+    return await alerts.close_alert(session, alert_id, principal)
 
 
 STEPS = {
-    "cancel": Step("cancel", alerts.cancel_alert),
-    "close": Step("close", alerts.close_alert),
+    "cancel": Step("cancel", _cancel, frozenset(OPEN_ALERT_STATUSES)),
+    "close": Step("close", _close, frozenset(OPEN_ALERT_STATUSES)),
+    "send": Step("send", drafts.send_draft, frozenset({AlertStatus.DRAFT.value})),
 }
 
 
@@ -70,7 +84,7 @@ async def alert_page(request: Request) -> Response:
         return responding.render(request, "missing.html", status=404, **context)
     report = await asyncio.to_thread(alert_report, alert.created_at, facts, [])
     recipients = max(counts.recipients, audience or 0)
-    may_act = _may_act(user.principal, alert)
+    may_act = _may_act(user.principal, alert, STEPS["cancel"])
     return responding.render(
         request,
         "alert.html",
@@ -88,6 +102,7 @@ async def alert_page(request: Request) -> Response:
         curve=curve_drawing(report.curve, recipients),
         may_cancel=may_act,
         may_close=may_act,
+        may_send=_may_act(user.principal, alert, STEPS["send"]),
         **context,
     )
 
@@ -114,7 +129,7 @@ async def alert_live(request: Request) -> Response:
 
 
 async def confirm_page(request: Request) -> Response:
-    """GET /alerts/{id}/cancel|close: what will happen, and the form that does it."""
+    """GET /alerts/{id}/cancel|close|send: what will happen, and the form that does it."""
     user = await signed_in(request)
     if user is None:
         return responding.to_login(request)
@@ -127,15 +142,15 @@ async def confirm_page(request: Request) -> Response:
             alert = await alerts.get_alert(session, _alert_id(request), user.principal)
     except NotFoundError:
         return responding.render(request, "missing.html", status=404, **context)
-    if not _may_act(user.principal, alert):
-        if alert.status not in OPEN_ALERT_STATUSES:  # nothing left to do: back to the alert
+    if not _may_act(user.principal, alert, step):
+        if alert.status not in step.statuses:  # nothing left to do: back to the alert
             return RedirectResponse(f"/alerts/{alert.id}", status_code=303)
         return responding.render(request, "refused.html", status=403, **context)
     return responding.render(request, "confirm.html", alert=alert, step=step.name, **context)
 
 
 async def confirm(request: Request) -> Response:
-    """POST /alerts/{id}/cancel|close: CSRF first, then the store's cancel or close; 303 back."""
+    """POST /alerts/{id}/cancel|close|send: CSRF first, then the store's step; 303 back."""
     user = await responding.form_poster(request)
     if isinstance(user, Response):
         return user
@@ -143,11 +158,16 @@ async def confirm(request: Request) -> Response:
     context = responding.user_context(user)
     try:
         async with responding.database(request).session() as session:
-            alert = await step.act(session, _alert_id(request), user.principal)
+            now = request.app.state.clock.now()
+            alert = await step.act(session, _alert_id(request), user.principal, now)
     except NotFoundError:
         return responding.render(request, "missing.html", status=404, **context)
     except ForbiddenError:
         return responding.render(request, "refused.html", status=403, **context)
+    except ConflictError:  # sent meanwhile by another officer: its page says so
+        return RedirectResponse(f"/alerts/{_alert_id(request)}", status_code=303)
+    if step.name == "send":
+        request.app.state.wake_dispatcher()
     return RedirectResponse(f"/alerts/{alert.id}", status_code=303)
 
 
@@ -164,10 +184,11 @@ def _step(request: Request) -> Step:
     return STEPS[request.url.path.rstrip("/").rsplit("/", 1)[1]]
 
 
-def _may_act(principal: Principal, alert: Alert) -> bool:
-    """Whether the principal may cancel or close the alert, by the store's rule, and it is open."""
+def _may_act(principal: Principal, alert: Alert, step: Step) -> bool:
+    """Whether the principal may take the step on the alert, by the store's rule, and it applies
+    to the alert's status."""
     scope = alert.audience.get("scope", [])
-    return principal.allows(Action.SEND, scope) and alert.status in OPEN_ALERT_STATUSES
+    return principal.allows(Action.SEND, scope) and alert.status in step.statuses
 
 
 async def _audience(session: AsyncSession, alert: Alert) -> int | None:
@@ -229,5 +250,7 @@ ROUTES: list[BaseRoute] = [
     Route("/alerts/{alert_id}/cancel", confirm, methods=["POST"]),
     Route("/alerts/{alert_id}/close", confirm_page, methods=["GET"]),
     Route("/alerts/{alert_id}/close", confirm, methods=["POST"]),
+    Route("/alerts/{alert_id}/send", confirm_page, methods=["GET"]),
+    Route("/alerts/{alert_id}/send", confirm, methods=["POST"]),
 ]
 """The alert page's routes, listed in `notifier.console.pages.ROUTES`."""

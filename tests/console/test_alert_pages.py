@@ -1,18 +1,19 @@
-"""One alert's page in the console: who needs help first, live figures, cancel and close."""
+"""One alert's page in the console: who needs help first, live figures, cancel and close, and
+a draft's sending."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlmodel import col
 
 from notifier.domain import Channel, ResponseKind
 from notifier.store import materialisation
 from notifier.store.engine import Database
 from notifier.store.responses import Answer, record_answer
-from notifier.store.tables import ALERT, PERSON, AuditEntry
+from notifier.store.tables import ALERT, PERSON, STATION, AuditEntry
 from tests.console.console_app import NOW, Console, console_on, csrf_of
 
 NBO_ALERT = 1
@@ -222,3 +223,61 @@ async def test_alert_page_in_french(console: Console) -> None:
     assert "Autres réponses" in page.text
     confirmation = await console.get(f"/alerts/{NBO_ALERT}/close", session, **french)
     assert "Clore cette alerte ?" in confirmation.text
+
+
+FLOOD_WARNING = b"""<?xml version="1.0" encoding="UTF-8"?>
+<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">
+  <identifier>KE-MET-2026-1203-01</identifier>
+  <sender>warnings@meteo.example.org</sender>
+  <sent>2026-12-03T10:00:00+03:00</sent>
+  <status>Actual</status>
+  <msgType>Alert</msgType>
+  <scope>Public</scope>
+  <info>
+    <category>Met</category>
+    <event>Flash flood</event>
+    <urgency>Immediate</urgency>
+    <severity>Severe</severity>
+    <certainty>Likely</certainty>
+    <headline>Flash flood in Gigiri</headline>
+    <description>The river is rising fast.</description>
+    <area><areaDesc>Gigiri</areaDesc><circle>-1.2335,36.8140 3</circle></area>
+  </info>
+</alert>
+"""
+
+
+async def test_a_draft_is_reviewed_and_sent_from_its_page(console: Console) -> None:
+    """A warning from outside made a draft for NBO: its page says nothing was sent and offers
+    only "Send the draft"; the confirmation's form raises it, audited with who sent it."""
+    async with console.database.session() as transaction:
+        await transaction.execute(
+            update(STATION)
+            .where(STATION.c.code == "NBO")
+            .values(latitude=-1.2335, longitude=36.814)
+        )
+    imported = await console.client.post(
+        "/api/v1/cap", content=FLOOD_WARNING, headers={"Authorization": f"Bearer {console.admin}"}
+    )
+    assert imported.status_code == 201, imported.text
+    draft = imported.json()["id"]
+    session = await console.sign_in(console.nbo_officer)
+    page = await console.get(f"/alerts/{draft}", session)
+    assert "nobody has been sent anything yet" in page.text
+    assert f'href="/alerts/{draft}/send"' in page.text
+    assert f"/alerts/{draft}/cancel" not in page.text
+    assert (await console.get(f"/alerts/{NBO_ALERT}", session)).text.count("/send") == 0
+    confirmation = await console.get(f"/alerts/{draft}/send", session)
+    assert "Send this draft?" in confirmation.text
+    data = {"csrf": csrf_of(confirmation.text)}
+    response = await console.post(f"/alerts/{draft}/send", session, data)
+    assert response.status_code == 303
+    assert await _status(console.database, draft) == "dispatching"
+    [(actor, target, _)] = await _audited(console.database, "alert.send_draft")
+    assert (actor, target) == ("Amina NBO", f"alert:{draft}")
+    after = await console.get(f"/alerts/{draft}", session)
+    assert f"/alerts/{draft}/send" not in after.text
+    assert (await console.get(f"/alerts/{draft}/send", session)).status_code == 303
+    again = await console.post(f"/alerts/{draft}/send", session, data)  # sent already
+    assert again.status_code == 303
+    assert len(await _audited(console.database, "alert.send_draft")) == 1
