@@ -24,26 +24,19 @@ from types import MappingProxyType
 
 from notifier.alert_request import MAX_MESSAGE, MAX_TITLE
 from notifier.cap.message import CapInfo, CapMessage, CapMsgType, CapSeverity, CapStatus, Geocode
+from notifier.cap.writing import CAP_SEVERITY, STATUS_OF_KIND
 from notifier.cap.xml_safety import CapError
 from notifier.domain import AlertKind, Language, Severity
 from notifier.settings import CapRule
 
 _KIND: Mapping[CapStatus, AlertKind] = MappingProxyType(
-    {
-        CapStatus.ACTUAL: AlertKind.EMERGENCY,
-        CapStatus.EXERCISE: AlertKind.DRILL,
-        CapStatus.TEST: AlertKind.TEST,
-    }
+    {status: kind for kind, status in STATUS_OF_KIND.items()}
 )
+"""A CAP status as our kind of alert: the export's table read backwards."""
 _SEVERITY: Mapping[CapSeverity, Severity] = MappingProxyType(
-    {
-        CapSeverity.EXTREME: Severity.EXTREME,
-        CapSeverity.SEVERE: Severity.SEVERE,
-        CapSeverity.MODERATE: Severity.MODERATE,
-        CapSeverity.MINOR: Severity.MINOR,
-        CapSeverity.UNKNOWN: Severity.SEVERE,
-    }
+    {cap: ours for ours, cap in CAP_SEVERITY.items()} | {CapSeverity.UNKNOWN: Severity.SEVERE}
 )
+"""A CAP severity as ours, the export's table read backwards; Unknown taken as severe."""
 _LANGUAGES = frozenset(language.value for language in Language)
 _IMPORTED_TYPES = frozenset({CapMsgType.ALERT, CapMsgType.UPDATE})
 

@@ -49,7 +49,7 @@ STATION_RADIUS_KM = 5.0
 CATEGORY = "Safety"
 """The CAP category of every alert: the safety of the organisation's people."""
 
-_STATUS: Mapping[AlertKind, CapStatus] = MappingProxyType(
+STATUS_OF_KIND: Mapping[AlertKind, CapStatus] = MappingProxyType(
     {
         AlertKind.EMERGENCY: CapStatus.ACTUAL,
         AlertKind.DRILL: CapStatus.EXERCISE,
@@ -63,7 +63,7 @@ _CERTAINTY: Mapping[AlertKind, CapCertainty] = MappingProxyType(
         AlertKind.TEST: CapCertainty.UNKNOWN,
     }
 )
-_SEVERITY: Mapping[Severity, CapSeverity] = MappingProxyType(
+CAP_SEVERITY: Mapping[Severity, CapSeverity] = MappingProxyType(
     {
         Severity.EXTREME: CapSeverity.EXTREME,
         Severity.SEVERE: CapSeverity.SEVERE,
@@ -124,7 +124,7 @@ def write_cap(export: CapExport) -> bytes:
     _add(alert, "identifier", export.identifier)
     _add(alert, "sender", export.sender)
     _add(alert, "sent", cap_datetime(export.sent))
-    _add(alert, "status", CapStatus.DRAFT if export.draft else _STATUS[export.kind])
+    _add(alert, "status", CapStatus.DRAFT if export.draft else STATUS_OF_KIND[export.kind])
     _add(alert, "msgType", CapMsgType.ALERT if export.cancels is None else CapMsgType.CANCEL)
     _add(alert, "scope", CapScope.RESTRICTED)
     _add(alert, "restriction", export.restriction)
@@ -152,7 +152,7 @@ def _add_info(alert: etree._Element, export: CapExport, language: Language, text
     _add(info, "category", CATEGORY)
     _add(info, "event", export.title)
     _add(info, "urgency", CapUrgency.IMMEDIATE)
-    _add(info, "severity", _SEVERITY[export.severity])
+    _add(info, "severity", CAP_SEVERITY[export.severity])
     _add(info, "certainty", _CERTAINTY[export.kind])
     _add(info, "headline", export.title)
     _add(info, "description", text)

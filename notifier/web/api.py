@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -15,6 +17,7 @@ from notifier.domain import ResponseKind
 from notifier.errors import FieldError, ForbiddenError, NotFoundError
 from notifier.store import alert_views, alerts, drafts
 from notifier.store.engine import Database
+from notifier.store.tables import Alert
 from notifier.web.errors import UnauthorizedError
 from notifier.web.principals import principal_by_digest
 
@@ -29,14 +32,9 @@ async def raise_alert(request: Request) -> JSONResponse:
     if not principal.may(Action.SEND):  # before a byte of the body is read
         raise ForbiddenError(f"{principal.name} may not raise alerts")
     alert_request = parse_alert_request(await _json_body(request))
-    async with _database(request).session() as session:
-        alert = await alerts.create_alert(session, alert_request, principal)
-        assert alert.id is not None
-        audience = await alert_views.audience_size(session, alert.id)
-        fallback = await alert_views.fallback_counts(session, alert)
-    request.app.state.wake_dispatcher()
-    body = accepted_body(alert, audience, fallback)
-    return JSONResponse(body, status_code=202, headers={"Location": f"/api/v1/alerts/{alert.id}"})
+    return await _raised(
+        request, lambda session: alerts.create_alert(session, alert_request, principal)
+    )
 
 
 async def list_alerts(request: Request) -> JSONResponse:
@@ -130,9 +128,19 @@ async def close_alert(request: Request) -> JSONResponse:
 async def send_draft(request: Request) -> JSONResponse:
     """POST /api/v1/alerts/{id}/send: a draft raised now (202); 409 when it is no draft."""
     principal = await _principal(request)
+    now = request.app.state.clock.now()
+    return await _raised(
+        request, lambda session: drafts.send_draft(session, _alert_id(request), principal, now)
+    )
+
+
+async def _raised(
+    request: Request, raise_it: Callable[[AsyncSession], Awaitable[Alert]]
+) -> JSONResponse:
+    """202 with what `POST /api/v1/alerts` answers, for the alert `raise_it` raises in a
+    transaction; the dispatcher woken once it is committed."""
     async with _database(request).session() as session:
-        now = request.app.state.clock.now()
-        alert = await drafts.send_draft(session, _alert_id(request), principal, now)
+        alert = await raise_it(session)
         assert alert.id is not None
         audience = await alert_views.audience_size(session, alert.id)
         fallback = await alert_views.fallback_counts(session, alert)

@@ -7,13 +7,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from notifier.access import Action
-from notifier.alert_json import accepted_body
 from notifier.drill_json import drill_json
 from notifier.drill_request import DRILL_NAME, parse_drill_request
 from notifier.errors import ForbiddenError, NotFoundError
 from notifier.messages import Templates
-from notifier.store import alert_views, drills
-from notifier.web.api import _database, _json_body, _principal
+from notifier.store import drills
+from notifier.web.api import _database, _json_body, _principal, _raised
 
 
 async def list_drills(request: Request) -> JSONResponse:
@@ -60,14 +59,9 @@ async def run_drill(request: Request) -> JSONResponse:
     """POST /api/v1/drills/{name}/run: 202 with the alert raised, as `POST /alerts` answers."""
     principal = await _principal(request)
     templates: Templates = request.app.state.templates
-    async with _database(request).session() as session:
-        alert = await drills.run_drill(session, _name(request), principal, templates)
-        assert alert.id is not None
-        audience = await alert_views.audience_size(session, alert.id)
-        fallback = await alert_views.fallback_counts(session, alert)
-    request.app.state.wake_dispatcher()
-    body = accepted_body(alert, audience, fallback)
-    return JSONResponse(body, status_code=202, headers={"Location": f"/api/v1/alerts/{alert.id}"})
+    return await _raised(
+        request, lambda session: drills.run_drill(session, _name(request), principal, templates)
+    )
 
 
 ROUTES = [
