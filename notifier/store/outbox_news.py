@@ -109,10 +109,11 @@ class PostgresNews:
                 if priority is not None:
                     heard(priority)
 
+            await driver.add_listener(await _channel_of(driver), received)
+            # Named once it listens: whoever sees the name knows nothing announced is missed.
             await driver.execute(
                 "SELECT set_config('application_name', $1, false)", self._application_name
             )
-            await driver.add_listener(await _channel_of(driver), received)
             while not stopping.is_set():
                 await _first_of(stopping, broken, CHECK_SECONDS)
                 if broken.is_set():
