@@ -8,13 +8,14 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from notifier.access import Principal
 from notifier.alert_request import AlertRequest
 from notifier.domain import Role
 from notifier.store import alerts, schema
 from notifier.store.engine import Database
+from notifier.store.presence import PRESENCE_LOCK_CLASS, SETTLE_SECONDS
 from notifier.store.tables import DELIVERY
 from tests.fakes.smtp_server import FakeSmtpServer
 from tests.fakes.twilio_server import FakeTwilioServer
@@ -30,6 +31,27 @@ from tests.processes.daemons import (
 from tests.seeding import nairobi_people, seed
 
 PEOPLE = 400
+PRESENT = text(
+    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = :class"
+    " AND objsubid = 2 AND granted"
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
+
+
+async def _may_both_claim(database: Database) -> None:
+    """Wait until both replicas hold their presence, and long enough to claim: one that finds
+    the other present claims nothing for `SETTLE_SECONDS`, time enough for the other to send
+    all of a small alert alone."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        async with database.session() as session:
+            present = await session.execute(PRESENT, {"class": PRESENCE_LOCK_CLASS})
+            if present.scalar_one() >= 2:
+                break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("the two replicas never both held their presence")
+    await asyncio.sleep(SETTLE_SECONDS + 0.5)
 
 
 async def _pending(database: Database) -> int:
@@ -65,6 +87,7 @@ async def test_two_replicas_never_send_a_delivery_twice(
                     daemons.append((start_daemon(env, log), port, log))
                 for process, port, log in daemons:
                     await wait_healthy(process, port, log)
+                await _may_both_claim(database)
                 async with database.session() as session:
                     request = AlertRequest(
                         title="Earthquake", message="Leave now.", stations=("NBO",)
