@@ -1,4 +1,5 @@
-"""`notifier alert cap | from-cap`: an alert as a CAP 1.2 document, a CAP document as a draft.
+"""`notifier alert cap | from-cap | feeds`: an alert as a CAP 1.2 document, a CAP document as a
+draft, and what the CAP feeds polled brought.
 
 Both go straight to the database through the same functions as the API
 (`notifier.cap_documents`), so `alert cap` prints byte for byte what GET
@@ -18,6 +19,7 @@ from notifier.access import Principal
 from notifier.alert_json import alert_header
 from notifier.cap.xml_safety import MAX_DOCUMENT_BYTES, CapError
 from notifier.cap_documents import alert_document, import_document
+from notifier.cap_feed_report import feed_report, feed_text
 from notifier.domain import AlertStatus
 from notifier.errors import FieldError, InputError
 from notifier.settings import Settings
@@ -46,6 +48,16 @@ def add_commands(
     command.add_argument("file", type=Path, metavar="FILE", help="the CAP document; - for stdin")
     command.add_argument("--json", action="store_true", help="print the API's JSON")
     _handle(command, from_cap, principal)
+    command = alert.add_parser(
+        "feeds",
+        parents=[common],
+        help="show each CAP feed of cap.feeds: its last poll, and its entries dealt with last",
+    )
+    command.add_argument(
+        "--entries", type=int, default=10, metavar="N", help="entries shown per feed (10)"
+    )
+    command.add_argument("--json", action="store_true", help="print JSON")
+    _handle(command, show_feeds, principal)
 
 
 async def print_cap(args: argparse.Namespace, settings: Settings, principal: Principal) -> int:
@@ -92,6 +104,26 @@ async def from_cap(args: argparse.Namespace, settings: Settings, principal: Prin
             file=sys.stderr,
         )
     return 0
+
+
+async def show_feeds(args: argparse.Namespace, settings: Settings, principal: Principal) -> int:
+    """Print each configured feed's last poll and the entries it brought last; 1 if any
+    feed's last poll failed, so that a monitoring script can tell."""
+    if args.entries < 0:
+        raise InputError(f"--entries must be 0 or more, not {args.entries}")
+    async with Database.open(settings.database.url) as database:
+        await schema.require_current(database)
+        async with database.session(read_only=True) as session:
+            reports = [
+                await feed_report(session, feed, args.entries) for feed in settings.cap.feeds
+            ]
+    if args.json:
+        print(json.dumps(reports, ensure_ascii=False, indent=2))
+    elif not reports:
+        print("no CAP feed: cap.feeds is empty")
+    for report in [] if args.json else reports:
+        print(feed_text(report))
+    return 1 if any(report["error"] for report in reports) else 0
 
 
 def _read(path: Path) -> bytes:

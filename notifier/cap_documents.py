@@ -65,6 +65,15 @@ async def import_document(
     if not principal.may(Action.SEND):
         raise ForbiddenError(f"{principal.name} may not raise alerts")
     message = await asyncio.to_thread(read_cap, data)  # a large document holds up nothing
+    return await import_message(database, message, principal, settings)
+
+
+async def import_message(
+    database: Database, message: CapMessage, principal: Principal, settings: Settings
+) -> Imported:
+    """Make a draft alert of a CAP message read already, as `import_document` does."""
+    if not principal.may(Action.SEND):
+        raise ForbiddenError(f"{principal.name} may not raise alerts")
     matched = matching_rule(message, settings.cap.rules)
     if matched is not None and matched[1].action == "ignore":
         return Imported(None, created=False, rule=matched[0])

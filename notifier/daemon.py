@@ -19,6 +19,7 @@ from contextlib import AsyncExitStack
 import structlog
 import uvicorn
 
+from notifier.cap_feed_poller import CapFeedPoller, feeds_lock
 from notifier.channel_health import ChannelHealth
 from notifier.channels.base import EmailChannel, SmsChannel
 from notifier.channels.configured import email_channel, sms_channel
@@ -187,6 +188,9 @@ class Daemon:
                     scheduler_lock(database, worker),
                     dispatcher.wake,
                 ),
+                CapFeedPoller(
+                    database, settings, self.clock, feeds_lock(database, worker), dispatcher.wake
+                ),
             )
 
     async def _run_loops(
@@ -196,6 +200,7 @@ class Daemon:
         dispatcher: Dispatcher,
         escalator: Escalator,
         drills: DrillScheduler,
+        feeds: CapFeedPoller,
     ) -> None:
         grace = self.settings.http.shutdown_grace_seconds
         async with asyncio.TaskGroup() as tasks:
@@ -204,6 +209,7 @@ class Daemon:
             tasks.create_task(dispatcher.run(self.stopping, grace))
             tasks.create_task(escalator.run(self.stopping))
             tasks.create_task(drills.run(self.stopping))
+            tasks.create_task(feeds.run(self.stopping))
             await self.stopping.wait()
             server.should_exit = True
 

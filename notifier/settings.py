@@ -210,6 +210,33 @@ class CapRule(Section):
         return [value] if isinstance(value, str) else value
 
 
+class CapFeed(Section):
+    """A CAP feed polled by one replica: an Atom or RSS feed whose entries link to (or hold)
+    CAP documents, or a CAP document itself. Each message it brings is imported once, as
+    `POST /api/v1/cap` would (drafts, `cap.rules`), for `stations` only if given (else any)."""
+
+    url: str
+    every_seconds: float = Field(default=300.0, ge=1, le=86_400)
+    stations: list[str] = Field(default_factory=list, max_length=10_000)
+
+    @field_validator("url")
+    @classmethod
+    def _url_is_http(cls, url: str) -> str:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{url!r} is not an http:// or https:// URL")
+        return url
+
+    @field_validator("stations")
+    @classmethod
+    def _stations_are_codes(cls, codes: list[str]) -> list[str]:
+        upper = [code.strip().upper() for code in codes if code.strip()]
+        bad = [code for code in upper if not _STATION_CODE.fullmatch(code)]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not a station code")
+        return upper
+
+
 class CapSettings(Section):
     """The Common Alerting Protocol: the sender of the alerts written as CAP, and the table of
     geocodes to stations that CAP messages from outside are matched through.
@@ -218,11 +245,13 @@ class CapSettings(Section):
     per valueName; from the environment, codes separated by commas). Both are compared without
     regard to case, as the environment gives its keys in lower case. `rules` (`[[cap.rules]]`,
     from the file only) send or ignore some messages at once instead of making drafts.
+    `feeds` (`[[cap.feeds]]`, from the file only) are polled for messages to import.
     """
 
     sender: str = ""  # empty: "notifier@" + email.reply_domain
     geocodes: dict[str, dict[str, list[str]]] = Field(default_factory=dict)
     rules: list[CapRule] = Field(default_factory=list, max_length=100)
+    feeds: list[CapFeed] = Field(default_factory=list, max_length=100)
 
     @field_validator("sender")
     @classmethod
@@ -230,6 +259,15 @@ class CapSettings(Section):
         if sender and not CAP_NAME.fullmatch(sender):
             raise ValueError("must hold no spaces, commas, '<' or '&' (CAP 1.2)")
         return sender
+
+    @field_validator("feeds")
+    @classmethod
+    def _each_feed_once(cls, feeds: list[CapFeed]) -> list[CapFeed]:
+        urls = [feed.url for feed in feeds]
+        twice = next((url for url in urls if urls.count(url) > 1), None)
+        if twice is not None:
+            raise ValueError(f"{twice} is listed twice")
+        return feeds
 
     @field_validator("geocodes", mode="before")
     @classmethod

@@ -309,9 +309,35 @@ def test_cap_geocodes_from_file_and_environment(tmp_path: Path) -> None:
         ('[cap.geocodes.SAME]\n"006037" = ["LOS-ANGELES"]\n', "cap.geocodes"),
         ('[[cap.rules]]\nurgency = "Soon"\naction = "send"\n', "cap.rules.0.urgency.0"),
         ('[[cap.rules]]\nstatus = "Actual"\naction = "page"\n', "cap.rules.0.action"),
+        ('[[cap.feeds]]\nurl = "file:///etc/passwd"\n', "cap.feeds.0.url"),
+        (
+            '[[cap.feeds]]\nurl = "https://x.example/f"\nevery_seconds = 0\n',
+            "cap.feeds.0.every_seconds",
+        ),
+        (
+            '[[cap.feeds]]\nurl = "https://x.example/f"\nstations = ["N B O"]\n',
+            "cap.feeds.0.stations",
+        ),
+        ('[[cap.feeds]]\nurl = "https://x.example/f"\n' * 2, "cap.feeds"),
     ],
 )
 def test_bad_cap_settings_name_the_key(tmp_path: Path, text: str, key: str) -> None:
     """A sender CAP cannot carry, a station code that is none, a word CAP lacks: named."""
     with pytest.raises(ConfigError, match=rf"configuration error: {key}: "):
         load_settings(_write(tmp_path, text), {})
+
+
+def test_cap_feeds_from_the_file(tmp_path: Path) -> None:
+    """Each `[[cap.feeds]]` table a feed: every 300 s and for any station unless told."""
+    path = _write(
+        tmp_path,
+        '[[cap.feeds]]\nurl = "https://a.example/feed.atom"\n'
+        '[[cap.feeds]]\nurl = "http://b.example/cap.xml"\nevery_seconds = 60\nstations = ["nbo"]\n',
+    )
+    first, second = load_settings(path, {}).cap.feeds
+    assert (first.url, first.every_seconds, first.stations) == (
+        "https://a.example/feed.atom",
+        300,
+        [],
+    )
+    assert (second.every_seconds, second.stations) == (60, ["NBO"])

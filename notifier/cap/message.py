@@ -8,6 +8,8 @@ from enum import StrEnum
 
 CAP_NAMESPACE = "urn:oasis:names:tc:emergency:cap:1.2"
 """The XML namespace of every CAP 1.2 element."""
+CAP_MEDIA_TYPE = "application/cap+xml"
+"""The media type of a CAP document (its `+xml` suffix tells any XML client how to read it)."""
 
 
 class CapStatus(StrEnum):

@@ -62,12 +62,10 @@ def parse_cap_xml(data: bytes) -> etree._Element:
     return root
 
 
-def parse_xml(data: bytes) -> etree._Element:
-    """The root element of a well-formed document of at most MAX_DOCUMENT_BYTES with no DTD."""
-    if len(data) > MAX_DOCUMENT_BYTES:
-        raise CapError(
-            f"the document is {len(data)} bytes, more than the {MAX_DOCUMENT_BYTES} allowed"
-        )
+def parse_xml(data: bytes, limit: int = MAX_DOCUMENT_BYTES) -> etree._Element:
+    """The root element of a well-formed document of at most `limit` bytes with no DTD."""
+    if len(data) > limit:
+        raise CapError(f"the document is {len(data)} bytes, more than the {limit} allowed")
     parser = _hardened_parser()
     try:
         root = etree.fromstring(data, parser)

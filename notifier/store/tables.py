@@ -299,6 +299,44 @@ class CapImport(SQLModel, table=True):
     imported_by: str = Field(max_length=100)
 
 
+class CapFeedState(SQLModel, table=True):
+    """What the last polls of a CAP feed (`cap.feeds`) found: the validators of its last
+    answer, for a conditional request, and its last failure, if any since."""
+
+    __tablename__ = "cap_feed"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=64, unique=True)  # SHA-256 of the URL, too long for an index
+    url: str = Field(sa_type=Text)
+    etag: str | None = Field(default=None, sa_type=Text)
+    last_modified: str | None = Field(default=None, sa_type=Text)
+    checked_at: datetime | None = _moment()
+    changed_at: datetime | None = _moment()
+    failures: int = 0
+    error: str | None = Field(default=None, sa_type=Text)
+
+
+class CapFeedEntry(SQLModel, table=True):
+    """An entry of a CAP feed dealt with once, and how: imported, ignored, or refused and why."""
+
+    __tablename__ = "cap_feed_entry"
+    __table_args__ = (UniqueConstraint("feed_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    feed_id: int = Field(
+        sa_column=Column(ForeignKey("cap_feed.id", ondelete="CASCADE"), nullable=False)
+    )
+    key: str = Field(max_length=64)  # SHA-256 of the entry's id and update time
+    entry: str = Field(sa_type=Text)
+    outcome: str = Field(max_length=20)
+    detail: str = Field(default="", sa_type=Text)
+    alert_id: int | None = Field(
+        default=None,
+        sa_column=Column(ForeignKey("alert.id", ondelete="SET NULL"), nullable=True),
+    )
+    seen_at: datetime = _created()
+
+
 class AuditEntry(SQLModel, table=True):
     """Who did what, when: alerts raised and cancelled, rosters imported, tokens created."""
 
@@ -323,4 +361,6 @@ DELIVERY = metadata.tables["delivery"]
 RESPONSE = metadata.tables["response"]
 DRILL_SCHEDULE_VERSION = metadata.tables["drill_schedule_version"]
 CAP_IMPORT = metadata.tables["cap_import"]
+CAP_FEED = metadata.tables["cap_feed"]
+CAP_FEED_ENTRY = metadata.tables["cap_feed_entry"]
 """Core tables for bulk statements, where ORM objects would cost more than they give."""

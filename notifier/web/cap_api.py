@@ -14,13 +14,13 @@ from starlette.routing import Route
 
 from notifier.access import Action
 from notifier.alert_json import alert_header
+from notifier.cap.message import CAP_MEDIA_TYPE
 from notifier.cap.xml_safety import MAX_DOCUMENT_BYTES, CapError
 from notifier.cap_documents import alert_document, import_document
 from notifier.domain import AlertStatus
 from notifier.errors import FieldError, ForbiddenError
 from notifier.web.api import _alert_id, _database, _principal
 
-CAP_MEDIA_TYPE = "application/cap+xml"
 IMPORT_PATH = "/api/v1/cap"
 """The one API path whose body is XML, read up to `MAX_DOCUMENT_BYTES`."""
 IMPORT_LIMIT = MAX_DOCUMENT_BYTES
