@@ -66,6 +66,7 @@ class Preview:
     languages: tuple[LanguagePreview, ...]
     cost: MessageCosts
     seconds: Seconds
+    whatsapp: int = 0
 
 
 def language_preview(
@@ -141,7 +142,7 @@ def preview_json(preview: Preview) -> dict[str, Any]:
     """The preview as the API answers it (amounts as JSON numbers, seconds to the tenth)."""
     return {
         "recipients": preview.recipients,
-        "channels": {"sms": preview.sms, "email": preview.email},
+        "channels": {"sms": preview.sms, "email": preview.email, "whatsapp": preview.whatsapp},
         "unreachable": preview.unreachable,
         "languages": [
             {
@@ -156,6 +157,7 @@ def preview_json(preview: Preview) -> dict[str, Any]:
             "currency": preview.cost.currency,
             "sms": float(amount(preview.cost.sms_micros)),
             "email": float(amount(preview.cost.email_micros)),
+            "whatsapp": float(amount(preview.cost.whatsapp_micros)),
             "total": float(amount(preview.cost.total_micros)),
         },
         "sms_segments": preview.cost.sms_segments,
@@ -176,7 +178,9 @@ async def preview_alert(
 ) -> Preview:
     """Check the request as raising would (same errors), then preview it; writes nothing."""
     await alerts.check_request(session, request, principal)
-    groups = await queries.audience_groups(session, request)
+    groups = await queries.audience_groups(
+        session, request, whatsapp=bool(settings.sms.whatsapp_from)
+    )
     languages = tuple(
         language_preview(
             templates, request, language, people, max_segments=settings.sms.max_segments
@@ -190,9 +194,11 @@ async def preview_alert(
     alike = [group for group in texted if priced_alike(prices, group.prefix or "")]
     apart = [group.prefix or "" for group in texted if not priced_alike(prices, group.prefix or "")]
     micros = sms_micros(pricer, alike, segments)
-    async for language, phone in queries.sms_numbers(session, request, apart):
+    whatsapp = bool(settings.sms.whatsapp_from)
+    async for language, phone in queries.sms_numbers(session, request, apart, whatsapp=whatsapp):
         micros += segments[language] * pricer.segment_price(phone)
     sms, email = sum(group.sms for group in groups), sum(group.email for group in groups)
+    messages = sum(group.whatsapp for group in groups)
     sms_segments = sum(group.sms * segments[group.language] for group in texted)
     return Preview(
         recipients=sum(group.people for group in groups),
@@ -205,10 +211,12 @@ async def preview_alert(
             sms_segments=sms_segments,
             sms_micros=micros,
             email_micros=email * prices.email,
+            whatsapp_micros=messages * prices.whatsapp,
         ),
         seconds=seconds_to_send(
             sms, email, settings.sms.rate_per_second, settings.email.rate_per_second
         ),
+        whatsapp=messages,
     )
 
 
@@ -228,6 +236,11 @@ def preview_lines(preview: Preview, sms_rate: float, email_rate: float) -> Itera
         f"  email  {preview.email} messages, {cost.currency} {shown_amount(cost.email_micros)}, "
         f"{preview.seconds.email:.1f} s at {email_rate:g}/s"
     )
+    if preview.whatsapp:
+        yield (
+            f"  whatsapp {preview.whatsapp} messages, "
+            f"{cost.currency} {shown_amount(cost.whatsapp_micros)}"
+        )
     yield (
         f"  total  {cost.currency} {shown_amount(cost.total_micros)}, everyone reached in "
         f"about {preview.seconds.total:.1f} s"

@@ -101,6 +101,7 @@ def rates_of(settings: Settings) -> dict[str, float]:
     return {
         Channel.SMS.value: settings.sms.rate_per_second,
         Channel.EMAIL.value: settings.email.rate_per_second,
+        Channel.WHATSAPP.value: settings.sms.whatsapp_rate_per_second,
     }
 
 

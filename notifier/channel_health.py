@@ -13,6 +13,7 @@ dispatcher where it observes every outcome, and read by /healthz and /metrics.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -71,7 +72,8 @@ class ChannelHealth:
     A success costs a set insertion and a dict look-up: it runs for every message sent.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, channels: Collection[Channel] = (Channel.SMS, Channel.EMAIL)) -> None:
+        self._channels = sorted(channels)  # those sent on: WhatsApp only when configured
         self._tried: set[Channel] = set()
         self._failing: dict[Channel, _Failing] = {}
 
@@ -110,8 +112,8 @@ class ChannelHealth:
         return ChannelStatus(ChannelState.OK if channel in self._tried else ChannelState.IDLE)
 
     def snapshot(self) -> dict[Channel, ChannelStatus]:
-        """Every channel's state, in the order of their names."""
-        return {channel: self.status(channel) for channel in sorted(Channel)}
+        """The state of every channel sent on, in the order of their names."""
+        return {channel: self.status(channel) for channel in self._channels}
 
 
 def masked(error: SendError) -> str:

@@ -44,6 +44,7 @@ class Prices:
     sms_segment: int = 0
     sms_segment_by_region: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     email: int = 0
+    whatsapp: int = 0
 
     @classmethod
     def configured(cls, costs: CostsSettings) -> Prices:
@@ -55,6 +56,7 @@ class Prices:
                 {region: to_micros(price) for region, price in costs.sms_segment_prices.items()}
             ),
             email=to_micros(costs.email_price),
+            whatsapp=to_micros(costs.whatsapp_price),
         )
 
     def segment_price(self, region: str | None) -> int:
@@ -85,8 +87,9 @@ class MessageCosts:
     sms_micros: int = 0
     email_micros: int = 0
     unpriced: int = 0
+    whatsapp_micros: int = 0
 
     @property
     def total_micros(self) -> int:
-        """SMS and e-mail together."""
-        return self.sms_micros + self.email_micros
+        """SMS, e-mail and WhatsApp together."""
+        return self.sms_micros + self.email_micros + self.whatsapp_micros

@@ -124,11 +124,12 @@ class Daemon:
     ) -> None:
         settings = self.settings
         metrics = SendMetrics()
-        health = ChannelHealth()
+        lanes = configured_lanes(settings, email=email, sms=sms)
+        health = ChannelHealth([lane.channel for lane in lanes])
         worker = worker_id()
         dispatcher = Dispatcher(
             database,
-            configured_lanes(settings, email=email, sms=sms),
+            lanes,
             MessageFactory(templates, settings),
             settings.dispatch,
             self.clock,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Final
 
 
 class Language(StrEnum):
@@ -29,6 +30,11 @@ class Channel(StrEnum):
 
     SMS = "sms"
     EMAIL = "email"
+    WHATSAPP = "whatsapp"
+
+
+TEXTED: Final = frozenset({Channel.SMS, Channel.WHATSAPP})
+"""The channels that text a phone through Twilio's Messages API, answered by a reply."""
 
 
 class AlertKind(StrEnum):

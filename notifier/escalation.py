@@ -40,9 +40,11 @@ def next_round_at(
 
 
 def resend_channels(reached: Set[Channel], reachable: Set[Channel]) -> set[Channel]:
-    """The channels to chase a person on: the ones not tried yet, else the ones tried."""
-    untried = set(reachable) - set(reached)
-    return untried or set(reachable & reached)
+    """The channels to chase a person on: the ones not tried yet, else the ones tried.
+    WhatsApp, a choice of the person's, is never a new one: it is chased on if it was tried."""
+    reachable = set(reachable) - {Channel.WHATSAPP} | (set(reached) & {Channel.WHATSAPP})
+    untried = reachable - set(reached)
+    return untried or reachable & set(reached)
 
 
 def focal_point_list(

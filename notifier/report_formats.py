@@ -82,6 +82,7 @@ def cost_json(costs: MessageCosts) -> dict[str, Any]:
         "currency": costs.currency,
         "sms": float(amount(costs.sms_micros)),
         "email": float(amount(costs.email_micros)),
+        "whatsapp": float(amount(costs.whatsapp_micros)),
         "total": float(amount(costs.total_micros)),
         "unpriced": costs.unpriced,
     }
@@ -92,8 +93,11 @@ def cost_text(costs: MessageCosts) -> str:
     text = (
         f"{costs.currency} {shown_amount(costs.total_micros)} "
         f"(SMS {shown_amount(costs.sms_micros)}, {costs.sms_segments:,} segments; "
-        f"e-mail {shown_amount(costs.email_micros)})"
+        f"e-mail {shown_amount(costs.email_micros)}"
     )
+    if costs.whatsapp_micros:
+        text += f"; WhatsApp {shown_amount(costs.whatsapp_micros)}"
+    text += ")"
     if costs.unpriced == 1:
         text += "; 1 message sent before prices were kept is not counted"
     elif costs.unpriced:

@@ -34,7 +34,7 @@ def plan_lines(plan: RosterPlan, *, detailed: bool) -> Iterator[str]:
 
 def roster_table(entries: Sequence[RosterEntry]) -> Iterator[str]:
     """The roster as aligned columns, one person a line, with a count at the end."""
-    header = ("person_id", "name", "station", "lang", "phone", "email", "groups")
+    header = ("person_id", "name", "station", "lang", "phone", "email", "channels", "groups")
     rows = [
         (
             entry.person_id + ("" if entry.active else " (inactive)"),
@@ -43,6 +43,7 @@ def roster_table(entries: Sequence[RosterEntry]) -> Iterator[str]:
             entry.language,
             entry.phone or "",
             entry.email or "",
+            ",".join(entry.channels),
             ";".join(entry.groups),
         )
         for entry in entries

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from notifier.domain import Channel
 from notifier.rosters import PersonRecord
 
 
@@ -20,6 +21,8 @@ class KnownPerson:
     station: str
     language: str
     groups: tuple[str, ...]
+    channels: tuple[str, ...]
+    """Their channels' names in order of preference; empty: the default, SMS and e-mail."""
     active: bool
 
 
@@ -77,14 +80,24 @@ def plan_import(
 
 
 def differences(person: KnownPerson, record: PersonRecord) -> tuple[str, ...]:
-    """The names of the fields whose values the record changes (`active` when it comes back)."""
-    pairs = {
+    """The names of the fields whose values the record changes (`active` when it comes back).
+
+    `channels` only when the record's file has the column: without it, people keep theirs.
+    """
+    pairs: dict[str, tuple[object, object]] = {
         "name": (person.name, record.name),
         "email": (person.email, record.email),
         "phone": (person.phone, record.phone),
         "station": (person.station, record.station),
         "language": (person.language, record.language.value),
         "groups": (tuple(sorted(person.groups)), tuple(sorted(record.groups))),
-        "active": (person.active, True),
     }
+    if record.channels_given:
+        pairs["channels"] = (person.channels, channel_names(record.channels))
+    pairs["active"] = (person.active, True)
     return tuple(name for name, (old, new) in pairs.items() if old != new)
+
+
+def channel_names(channels: Iterable[Channel]) -> tuple[str, ...]:
+    """The channels' names, in their order."""
+    return tuple(channel.value for channel in channels)

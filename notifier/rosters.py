@@ -17,7 +17,7 @@ from typing import TypeVar
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
-from notifier.domain import Language
+from notifier.domain import Channel, Language
 from notifier.errors import RosterError, RowProblem
 from notifier.tables_io import Row, read_rows
 
@@ -25,6 +25,11 @@ STATION_COLUMNS = ("code", "name", "country", "timezone", "latitude", "longitude
 ROSTER_COLUMNS = ("person_id", "name", "email", "phone", "station", "language", "groups")
 OPTIONAL_JSON_KEYS = ("email", "phone", "language", "groups")
 """Keys a JSON roster's object may leave out (empty when absent); a CSV has every column."""
+CHANNELS = "channels"
+OPTIONAL_ROSTER_COLUMNS = (CHANNELS,)
+"""Columns a roster may have or not, CSV or JSON; without `channels`, people keep theirs."""
+_CHANNEL_NAMES = ", ".join(channel.value for channel in Channel)
+_NEEDS_PHONE = frozenset({Channel.SMS, Channel.WHATSAPP})
 
 _STATION_CODE = re.compile(r"[A-Z0-9]{2,8}")
 _GROUP_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
@@ -61,6 +66,11 @@ class PersonRecord:
     language: Language
     groups: tuple[str, ...]
     line: int
+    channels: tuple[Channel, ...] = ()
+    """The person's channels in order of preference; empty: the default, SMS and e-mail."""
+    channels_given: bool = False
+    """Whether the row had the `channels` column (CSV) or key (JSON) at all, even empty; if not,
+    a known person keeps their channels."""
 
 
 class _InvalidValueError(ValueError):
@@ -108,7 +118,14 @@ def parse_roster(
     Large files are validated in `workers` processes (default: one per CPU): checking phone
     numbers and e-mail addresses is most of an import's time, and it parallelises cleanly.
     """
-    rows = read_rows(path, ROSTER_COLUMNS, name=name, optional=OPTIONAL_JSON_KEYS)
+    rows = read_rows(
+        path,
+        ROSTER_COLUMNS,
+        name=name,
+        optional=OPTIONAL_JSON_KEYS,
+        optional_columns=OPTIONAL_ROSTER_COLUMNS,
+        separators={CHANNELS: ","},
+    )
     source = name or str(path)
     countries = dict(station_countries)
     workers = workers or os.cpu_count() or 1
@@ -170,12 +187,28 @@ def _person(
     phone = fields.take("phone", lambda value: _phone(value, country, station is not None))
     language = fields.take("language", _language)
     groups = fields.take("groups", _groups)
+    channels_given = CHANNELS in row.values
+    channels = fields.take(CHANNELS, _channels) if channels_given else ()
     if fields.ok and email is None and phone is None:
         fields.problem("phone", "a phone or an e-mail address is required (both are empty)")
+    if fields.ok and channels and (unreachable := _unreachable(channels, email, phone)):
+        fields.problem(CHANNELS, unreachable)
     if not fields.ok:
         return None
     assert person_id and name and station and language is not None and groups is not None
-    return PersonRecord(person_id, name, email, phone, station, language, groups, row.line)
+    assert channels is not None
+    return PersonRecord(
+        person_id,
+        name,
+        email,
+        phone,
+        station,
+        language,
+        groups,
+        row.line,
+        channels=channels,
+        channels_given=channels_given,
+    )
 
 
 class _Fields:
@@ -299,6 +332,34 @@ def _language(value: str) -> Language:
         return Language(value.lower())
     except ValueError:
         raise _InvalidValueError(f"unknown language {value!r}; one of {_LANGUAGES}") from None
+
+
+def _channels(value: str) -> tuple[Channel, ...]:
+    channels: list[Channel] = []
+    for part in value.split(","):
+        name = part.strip().lower()
+        if not name:
+            continue
+        try:
+            channel = Channel(name)
+        except ValueError:
+            raise _InvalidValueError(
+                f"unknown channel {part.strip()!r}; one of {_CHANNEL_NAMES}"
+            ) from None
+        if channel in channels:
+            raise _InvalidValueError(f"{channel.value} is given twice")
+        channels.append(channel)
+    return tuple(channels)
+
+
+def _unreachable(channels: Sequence[Channel], email: str | None, phone: str | None) -> str:
+    """Why none of the channels reaches the person, or "" when one of them does."""
+    if any((phone if channel in _NEEDS_PHONE else email) for channel in channels):
+        return ""
+    names = " and ".join(channel.value for channel in channels)
+    verb = "needs" if len(channels) == 1 else "need"
+    contact = "a phone number" if phone is None else "an e-mail address"
+    return f"{names} {verb} {contact}; this person has none"
 
 
 def _groups(value: str) -> tuple[str, ...]:

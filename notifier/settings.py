@@ -18,6 +18,7 @@ from notifier.errors import ConfigError
 from notifier.secret_keys import weakness
 
 _STATION_CODE = re.compile(r"[A-Z0-9]{2,8}")  # as `alert_request.STATION_CODE`
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 ENV_PREFIX = "NOTIFIER_"
 ENV_CONFIG_FILE = "NOTIFIER_CONFIG"
 MIN_SECRET_KEY_LENGTH = 16
@@ -93,6 +94,16 @@ class SmsSettings(Section):
     concurrency: int = Field(default=16, ge=1, le=1024)
     timeout_seconds: float = Field(default=15.0, gt=0, le=3600)
     max_segments: int = Field(default=4, ge=1, le=10)
+    whatsapp_from: str = ""  # empty: no WhatsApp; people who chose it get SMS
+    whatsapp_rate_per_second: float = Field(default=20.0, gt=0, le=100_000)
+
+    @field_validator("whatsapp_from")
+    @classmethod
+    def _whatsapp_from_is_e164(cls, number: str) -> str:
+        number = number.removeprefix("whatsapp:").strip()
+        if number and not _E164.fullmatch(number):
+            raise ValueError(f"{number!r} is not a number in E.164 form, such as +14155238886")
+        return number
 
 
 class DispatchSettings(Section):
@@ -150,6 +161,7 @@ class CostsSettings(Section):
     sms_segment_price: Price = Decimal(0)
     sms_segment_prices: dict[str, Price] = Field(default_factory=dict)
     email_price: Price = Decimal(0)
+    whatsapp_price: Price = Decimal(0)
 
     @field_validator("currency")
     @classmethod

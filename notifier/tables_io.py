@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +20,7 @@ class Row:
 
     line: int
     values: dict[str, str]
+    """Every required column; an optional column only when the header or object has it."""
 
 
 def read_rows(
@@ -28,10 +29,15 @@ def read_rows(
     *,
     name: str | None = None,
     optional: Collection[str] = (),
+    optional_columns: Sequence[str] = (),
+    separators: Mapping[str, str] | None = None,
 ) -> list[Row]:
-    """Read `path` (CSV, or JSON by its `.json` suffix) whose columns must be exactly `columns`.
+    """Read `path` (CSV, or JSON by its `.json` suffix) whose columns must be `columns`.
 
-    A JSON object may leave out the `optional` keys, which then read as empty.
+    A JSON object may leave out the `optional` keys, which then read as empty. A CSV header or a
+    JSON object may also have any of `optional_columns`, or not: a row's `values` hold such a
+    column only when its file (CSV) or object (JSON) has it. A JSON list is read as its items
+    joined by the column's separator in `separators` (default `;`).
     """
     source = name or str(path)
     try:
@@ -44,9 +50,25 @@ def read_rows(
         raise RosterError(
             [RowProblem(source, 1, "file", f"empty file; expected the header {expected}")]
         )
+    layout = _Layout(columns, optional_columns, optional, separators or {})
     if path.suffix.lower() == ".json":
-        return _json_rows(text, source, columns, optional)
-    return _csv_rows(text, source, columns)
+        return _json_rows(text, source, layout)
+    return _csv_rows(text, source, layout)
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """The columns a file must have and may have, and how JSON lists are joined."""
+
+    required: Sequence[str]
+    optional_columns: Sequence[str]
+    json_optional: Collection[str]
+    separators: Mapping[str, str]
+
+    @property
+    def known(self) -> tuple[str, ...]:
+        """Every column the file may have, required ones first."""
+        return (*self.required, *self.optional_columns)
 
 
 def _decode(raw: bytes, source: str) -> str:
@@ -66,14 +88,16 @@ def _decode(raw: bytes, source: str) -> str:
 
 def _check_columns(
     found: Sequence[str],
-    columns: Sequence[str],
+    layout: _Layout,
     source: str,
     line: int,
     optional: Collection[str] = (),
 ) -> list[RowProblem]:
     problems = []
-    missing = [column for column in columns if column not in found and column not in optional]
-    extra = [column for column in found if column not in columns]
+    missing = [
+        column for column in layout.required if column not in found and column not in optional
+    ]
+    extra = [column for column in found if column not in layout.known]
     if missing:
         problems.append(
             RowProblem(source, line, "header", f"missing column(s): {', '.join(missing)}")
@@ -89,13 +113,13 @@ def _check_columns(
     return problems
 
 
-def _csv_rows(text: str, source: str, columns: Sequence[str]) -> list[Row]:
+def _csv_rows(text: str, source: str, layout: _Layout) -> list[Row]:
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = [cell.strip() for cell in next(reader)]
     except csv.Error as error:
         raise RosterError([RowProblem(source, 1, "header", f"not valid CSV: {error}")]) from None
-    problems = _check_columns(header, columns, source, reader.line_num)
+    problems = _check_columns(header, layout, source, reader.line_num)
     if problems:
         raise RosterError(problems)
     rows: list[Row] = []
@@ -122,9 +146,7 @@ def _csv_rows(text: str, source: str, columns: Sequence[str]) -> list[Row]:
     return rows
 
 
-def _json_rows(
-    text: str, source: str, columns: Sequence[str], optional: Collection[str]
-) -> list[Row]:
+def _json_rows(text: str, source: str, layout: _Layout) -> list[Row]:
     decoder = json.JSONDecoder()
     position = _skip_space(text, 0)
     if text[position] != "[":
@@ -139,11 +161,11 @@ def _json_rows(
             item, position = decoder.raw_decode(text, position)
         except json.JSONDecodeError as error:
             raise _syntax_error(source, text, error.pos, error.msg) from None
-        row_problems = _json_object_problems(item, source, line, columns, optional)
+        row_problems = _json_object_problems(item, source, line, layout)
         if row_problems:
             problems.extend(row_problems)
         else:
-            rows.append(Row(line, {column: _as_text(item.get(column)) for column in columns}))
+            rows.append(Row(line, _json_values(item, layout)))
         position = _next_item(text, source, position)
     if position >= len(text) or text[_skip_space(text, position + 1) :].strip():
         line = text.count("\n", 0, min(position, len(text))) + 1
@@ -176,12 +198,12 @@ def _syntax_error(source: str, text: str, position: int, reason: str) -> RosterE
 
 
 def _json_object_problems(
-    item: object, source: str, line: int, columns: Sequence[str], optional: Collection[str]
+    item: object, source: str, line: int, layout: _Layout
 ) -> list[RowProblem]:
     if not isinstance(item, dict):
         return [RowProblem(source, line, "row", "expected an object with the roster's keys")]
-    problems = _check_columns(list(item), columns, source, line, optional)
-    for column in columns:
+    problems = _check_columns(list(item), layout, source, line, layout.json_optional)
+    for column in layout.known:
         value = item.get(column)
         if column in item and (
             isinstance(value, bool) or not isinstance(value, _JSON_VALUE | list)
@@ -192,11 +214,20 @@ def _json_object_problems(
     return problems
 
 
-def _as_text(value: object) -> str:
+def _json_values(item: dict[str, object], layout: _Layout) -> dict[str, str]:
+    """The object's values as text: every required column, and the optional ones it has."""
+    present = [column for column in layout.optional_columns if column in item]
+    return {
+        column: _as_text(item.get(column), layout.separators.get(column, ";"))
+        for column in (*layout.required, *present)
+    }
+
+
+def _as_text(value: object, separator: str) -> str:
     if value is None:
         return ""
     if isinstance(value, list):
-        return ";".join(value)
+        return separator.join(value)
     return str(value)
 
 

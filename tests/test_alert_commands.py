@@ -160,7 +160,7 @@ async def test_send_json_is_the_api_202_body(
         "drill",
         "dispatching",
         5,
-        {"sms": 0},
+        {"sms": 0, "whatsapp": 0},
     )
     async with setup.database.session() as session:
         alert = await session.get(Alert, 1)

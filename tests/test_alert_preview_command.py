@@ -72,7 +72,7 @@ async def test_preview_json_counts_prices_and_times(
     body = json.loads(out)
     assert (body["recipients"], body["channels"], body["unreachable"]) == (
         4,
-        {"sms": 4, "email": 3},
+        {"sms": 4, "email": 3, "whatsapp": 0},
         0,
     )
     russian = next(row for row in body["languages"] if row["language"] == "ru")
@@ -81,7 +81,13 @@ async def test_preview_json_counts_prices_and_times(
     segments = 3 * english["sms"]["segments"] + russian["sms"]["segments"]
     assert body["sms_segments"] == segments
     sms = round(0.05 * 3 * english["sms"]["segments"] + 0.1 * russian["sms"]["segments"], 6)
-    assert body["cost"] == {"currency": "EUR", "sms": sms, "email": 0.003, "total": sms + 0.003}
+    assert body["cost"] == {
+        "currency": "EUR",
+        "sms": sms,
+        "email": 0.003,
+        "whatsapp": 0.0,
+        "total": sms + 0.003,
+    }
     assert body["seconds"] == {"sms": 2.0, "email": 0.8, "total": 2.0}
     assert await _written(setup.database) == before
 

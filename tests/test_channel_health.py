@@ -25,6 +25,12 @@ def test_every_channel_is_idle_before_any_attempt() -> None:
     assert snapshot[Channel.SMS].as_json() == {"state": "idle"}
 
 
+def test_whatsapp_is_reported_when_it_is_sent_on() -> None:
+    """With a WhatsApp sender, the daemon's lanes include WhatsApp, and so does its health."""
+    snapshot = ChannelHealth([Channel.SMS, Channel.WHATSAPP, Channel.EMAIL]).snapshot()
+    assert list(snapshot) == [Channel.EMAIL, Channel.SMS, Channel.WHATSAPP]
+
+
 def test_a_transient_failure_makes_the_channel_failing_since_then() -> None:
     """A refused connection: failing, with the error and the time of the first failure."""
     health = ChannelHealth()

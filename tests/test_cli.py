@@ -245,3 +245,29 @@ def test_token_revoke_is_audited(configured: Path, capsys: pytest.CaptureFixture
         ).fetchall()
     assert len(entries) == 1
     assert entries[0][0].startswith("cli") and entries[0][1] == "v"
+
+
+def test_roster_list_shows_channels(
+    configured: Path, write_file: WriteFile, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`roster list` shows each person's channels: a list in JSON, empty for the default."""
+    config = str(configured)
+    _run(capsys, "db", "upgrade", "--config", config)
+    _run(capsys, "stations", "import", "--config", config, str(CONTACTS / "stations.csv"))
+    path = write_file(
+        "staff.csv",
+        HEADER.strip()
+        + ",channels\n"
+        + 'P1,Amina Yusuf,amina@example.org,+254722000111,NBO,en,,"WhatsApp,email"\n'
+        + "P2,Baraka Otieno,baraka@example.org,,NBO,en,,\n",
+    )
+    assert _run(capsys, "roster", "import", "--config", config, str(path))[0] == 0
+    _, out, _ = _run(capsys, "roster", "list", "--config", config, "--json")
+    assert {person["person_id"]: person["channels"] for person in json.loads(out)} == {
+        "P1": ["whatsapp", "email"],
+        "P2": [],
+    }
+    _, table, _ = _run(capsys, "roster", "list", "--config", config)
+    header, first, *_ = table.splitlines()
+    assert header.split()[6] == "channels"
+    assert first.split()[7] == "whatsapp,email"

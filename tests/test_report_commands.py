@@ -55,7 +55,14 @@ async def test_json_report(configured: str, capsys: pytest.CaptureFixture[str]) 
     body = json.loads(out)
     assert body["curve"][-1] == [80.0, 9]
     assert body["sms_segments"] == 0
-    assert body["cost"] == {"currency": "USD", "sms": 0, "email": 0, "total": 0, "unpriced": 0}
+    assert body["cost"] == {
+        "currency": "USD",
+        "sms": 0,
+        "email": 0,
+        "whatsapp": 0,
+        "total": 0,
+        "unpriced": 0,
+    }
 
 
 async def test_csv_report(configured: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -9,8 +10,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import col
 
+from notifier.domain import Channel, Language
 from notifier.errors import RosterError
 from notifier.roster_import import import_roster, import_stations
+from notifier.roster_plan import KnownPerson, differences
+from notifier.rosters import PersonRecord
 from notifier.store import people
 from notifier.store.engine import Database
 from notifier.store.tables import AuditEntry, Person, PersonGroup
@@ -175,3 +179,108 @@ async def test_shipped_contacts_import(database: Database) -> None:
     for roster in sorted(contacts.glob("roster-*")):
         total += len((await import_roster(database, roster, actor="test")).added)
     assert total == await _count(database) >= 100
+
+
+WITH_CHANNELS = (
+    HEADER.strip()
+    + ",channels\n"
+    + 'P1,Wanjiru Kamau,wanjiru@example.org,0722 000 111,NBO,en,,"WhatsApp, email"\n'
+    + "P2,Hélène Dubois,helene@example.org,022 917 12 34,GVA,fr,,\n"
+)
+
+
+async def _stored_channels(database: Database) -> dict[str, str]:
+    async with database.session() as session:
+        rows = await session.execute(select(col(Person.person_id), col(Person.channels)))
+        return {person_id: channels for person_id, channels in rows}
+
+
+async def test_channels_are_written_normalised(database: Database, write_file: WriteFile) -> None:
+    """The column's names are stored in order, joined by commas; an empty cell as ''."""
+    await _setup(database, write_file)
+    plan = await import_roster(database, write_file("staff.csv", WITH_CHANNELS), actor="test")
+    assert len(plan.added) == 2
+    assert await _stored_channels(database) == {"P1": "whatsapp,email", "P2": ""}
+    async with database.session() as session:
+        entries = {entry.person_id: entry for entry in await people.list_people(session)}
+        known = await people.known_people(session)
+    assert entries["P1"].channels == known["P1"].channels == ("whatsapp", "email")
+    assert entries["P2"].channels == known["P2"].channels == ()
+
+
+async def test_file_without_channels_keeps_them(database: Database, write_file: WriteFile) -> None:
+    """Without the column, known people keep their channels, even when something else changes."""
+    await _setup(database, write_file)
+    await import_roster(database, write_file("staff.csv", WITH_CHANNELS), actor="test")
+    plan = await import_roster(database, write_file("old.csv", ROSTER), actor="test")
+    assert {change.record.person_id: change.fields for change in plan.changed} == {
+        "P1": ("groups",)
+    }
+    assert [record.person_id for record in plan.added] == ["P3"]
+    assert await _stored_channels(database) == {"P1": "whatsapp,email", "P2": "", "P3": ""}
+
+
+async def test_file_with_channels_sets_and_resets_them(
+    database: Database, write_file: WriteFile
+) -> None:
+    """With the column, each person's channels are set; an empty cell resets to the default."""
+    await _setup(database, write_file)
+    await import_roster(database, write_file("staff.csv", WITH_CHANNELS), actor="test")
+    again = await import_roster(database, write_file("same.csv", WITH_CHANNELS), actor="test")
+    assert again.is_empty
+    edited = WITH_CHANNELS.replace('"WhatsApp, email"', "").replace("fr,,\n", 'fr,,"email,sms"\n')
+    plan = await import_roster(database, write_file("edited.csv", edited), actor="test")
+    assert {change.record.person_id: change.fields for change in plan.changed} == {
+        "P1": ("channels",),
+        "P2": ("channels",),
+    }
+    assert await _stored_channels(database) == {"P1": "", "P2": "email,sms"}
+
+
+async def test_json_object_without_channels_keeps_them(
+    database: Database, write_file: WriteFile
+) -> None:
+    """In JSON, an object without the key keeps the person's channels; with it, sets them."""
+    await _setup(database, write_file)
+    await import_roster(database, write_file("staff.csv", WITH_CHANNELS), actor="test")
+    base = {"email": "wanjiru@example.org", "phone": "+254722000111", "station": "NBO"}
+    people_json = [
+        base | {"person_id": "P1", "name": "Wanjiru K."},
+        {"person_id": "P2", "name": "Hélène Dubois", "email": "helene@example.org"}
+        | {"phone": "+41229171234", "station": "GVA", "language": "fr", "channels": ["sms"]},
+    ]
+    path = write_file("staff.json", json.dumps(people_json))
+    plan = await import_roster(database, path, actor="test")
+    assert {change.record.person_id: change.fields for change in plan.changed} == {
+        "P1": ("name",),
+        "P2": ("channels",),
+    }
+    assert await _stored_channels(database) == {"P1": "whatsapp,email", "P2": "sms"}
+
+
+def _known(channels: tuple[str, ...]) -> KnownPerson:
+    return KnownPerson(1, "P1", "A", "a@example.org", None, "NBO", "en", (), channels, True)
+
+
+def _record(channels: tuple[Channel, ...], *, given: bool) -> PersonRecord:
+    return PersonRecord(
+        "P1", "A", "a@example.org", None, "NBO", Language.EN, (), 2, channels, given
+    )
+
+
+@pytest.mark.parametrize(
+    ("known", "channels", "given", "expected"),
+    [
+        (("whatsapp", "email"), (), False, ()),
+        (("whatsapp", "email"), (), True, ("channels",)),
+        (("whatsapp", "email"), (Channel.EMAIL, Channel.WHATSAPP), True, ("channels",)),
+        (("whatsapp", "email"), (Channel.WHATSAPP, Channel.EMAIL), True, ()),
+        ((), (Channel.SMS,), True, ("channels",)),
+        ((), (), True, ()),
+    ],
+)
+def test_plan_reports_channels_only_from_a_file_with_them(
+    known: tuple[str, ...], channels: tuple[Channel, ...], given: bool, expected: tuple[str, ...]
+) -> None:
+    """A different list or order is a change when the file has the column, never without it."""
+    assert differences(_known(known), _record(channels, given=given)) == expected

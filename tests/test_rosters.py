@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from notifier.domain import Language
+from notifier.domain import Channel, Language
 from notifier.errors import RosterError
 from notifier.rosters import parse_roster, parse_stations
+from notifier.tables_io import read_rows
 
 HEADER = "person_id,name,email,phone,station,language,groups\n"
+CHANNELS_HEADER = "person_id,name,email,phone,station,language,groups,channels\n"
 STATIONS = {"NBO": "KE", "GVA": "CH", "NYC": "US", "BEY": "LB"}
 WriteFile = Callable[..., Path]
 
@@ -274,3 +276,118 @@ def test_parallel_validation_matches_sequential(write_file: WriteFile) -> None:
             "bad.csv:5901: person_id: duplicate of line 3",
         ]
     )
+
+
+def test_channels_are_read_in_order_and_normalised(write_file: WriteFile) -> None:
+    """Names are trimmed and compared case-insensitively; their order is kept; empty: default."""
+    path = write_file(
+        "staff.csv",
+        CHANNELS_HEADER
+        + 'P1,A,a@example.org,+254722000111,NBO,en,," WhatsApp ,EMAIL"\n'
+        + "P2,B,b@example.org,,NBO,en,,\n"
+        + "P3,C,,+254722000333,NBO,en,,sms\n",
+    )
+    first, second, third = parse_roster(path, STATIONS)
+    assert first.channels == (Channel.WHATSAPP, Channel.EMAIL)
+    assert (second.channels, third.channels) == ((), (Channel.SMS,))
+    assert first.channels_given and second.channels_given and third.channels_given
+
+
+def test_csv_without_channels_column_is_valid(write_file: WriteFile) -> None:
+    """A roster without the optional column reads as before and says it had no channels."""
+    (record,) = parse_roster(
+        write_file("staff.csv", HEADER + "P1,A,a@example.org,,NBO,en,\n"), STATIONS
+    )
+    assert (record.channels, record.channels_given) == ((), False)
+
+
+def test_optional_column_is_absent_from_the_row_values(write_file: WriteFile) -> None:
+    """read_rows tells a file without an optional column from one whose cell is empty."""
+    without = write_file("a.csv", "x,y\n1,2\n")
+    with_empty = write_file("b.csv", "x,z,y\n1,,2\n")
+    assert read_rows(without, ("x", "y"), optional_columns=("z",))[0].values == {"x": "1", "y": "2"}
+    assert read_rows(with_empty, ("x", "y"), optional_columns=("z",))[0].values == {
+        "x": "1",
+        "z": "",
+        "y": "2",
+    }
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        (
+            "P1,A,a@example.org,+254722000111,NBO,en,,fax",
+            "staff.csv:2: channels: unknown channel 'fax'; one of sms, email, whatsapp",
+        ),
+        (
+            'P1,A,a@example.org,+254722000111,NBO,en,,"sms, email,SMS"',
+            "staff.csv:2: channels: sms is given twice",
+        ),
+        (
+            "P1,A,a@example.org,,NBO,en,,whatsapp",
+            "staff.csv:2: channels: whatsapp needs a phone number; this person has none",
+        ),
+        (
+            'P1,A,a@example.org,,NBO,en,,"sms,whatsapp"',
+            "staff.csv:2: channels: sms and whatsapp need a phone number; this person has none",
+        ),
+        (
+            "P1,A,,+254722000111,NBO,en,,email",
+            "staff.csv:2: channels: email needs an e-mail address; this person has none",
+        ),
+    ],
+)
+def test_bad_channels_are_reported(write_file: WriteFile, row: str, expected: str) -> None:
+    """An unknown or repeated name, or only channels without their contact, rejects the row."""
+    assert _problems(write_file("staff.csv", CHANNELS_HEADER + row + "\n")) == [expected]
+
+
+def test_one_reachable_channel_is_enough(write_file: WriteFile) -> None:
+    """WhatsApp first for someone without a phone is accepted when e-mail follows it."""
+    path = write_file(
+        "staff.csv", CHANNELS_HEADER + 'P1,A,a@example.org,,NBO,en,,"whatsapp,email"\n'
+    )
+    assert parse_roster(path, STATIONS)[0].channels == (Channel.WHATSAPP, Channel.EMAIL)
+
+
+def test_unknown_column_is_still_refused_beside_channels(write_file: WriteFile) -> None:
+    """The optional column does not open the header to other unknown columns."""
+    path = write_file(
+        "staff.csv", CHANNELS_HEADER.strip() + ",fax\nP1,A,a@example.org,,NBO,en,,,\n"
+    )
+    assert _problems(path) == ["staff.csv:1: header: unknown column(s): 'fax'"]
+
+
+def test_json_channels_as_text_or_list(write_file: WriteFile) -> None:
+    """A JSON roster gives channels as comma-separated text or a list, or leaves the key out."""
+    base = {"person_id": "P1", "name": "A", "email": "a@example.org", "phone": "+254722000111"}
+    people = [
+        base | {"station": "NBO", "channels": "WhatsApp, sms"},
+        base | {"person_id": "P2", "station": "NBO", "channels": ["email", " whatsapp"]},
+        base | {"person_id": "P3", "station": "NBO", "channels": None},
+        base | {"person_id": "P4", "station": "NBO"},
+    ]
+    records = parse_roster(write_file("staff.json", json.dumps(people)), STATIONS)
+    assert [(record.channels, record.channels_given) for record in records] == [
+        ((Channel.WHATSAPP, Channel.SMS), True),
+        ((Channel.EMAIL, Channel.WHATSAPP), True),
+        ((), True),
+        ((), False),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("channels", "expected"),
+    [
+        (["sms", "fax"], "staff.json:1: channels: unknown channel 'fax'"),
+        (["sms", 3], "staff.json:1: channels: must be text or a list of text"),
+        (["email", "Email"], "staff.json:1: channels: email is given twice"),
+    ],
+)
+def test_bad_json_channels(write_file: WriteFile, channels: list[object], expected: str) -> None:
+    """A JSON list of channels is checked name by name like the CSV text."""
+    person = {"person_id": "P1", "name": "A", "email": "a@example.org", "station": "NBO"}
+    problems = _problems(write_file("staff.json", json.dumps([person | {"channels": channels}])))
+    assert len(problems) == 1
+    assert problems[0].startswith(expected), problems

@@ -341,3 +341,12 @@ def test_cap_feeds_from_the_file(tmp_path: Path) -> None:
         [],
     )
     assert (second.every_seconds, second.stations) == (60, ["NBO"])
+
+
+def test_whatsapp_from_is_a_number_with_or_without_its_prefix() -> None:
+    """`sms.whatsapp_from` may be written as Twilio shows it (`whatsapp:+…`); kept bare."""
+    environ = {"NOTIFIER_SMS__WHATSAPP_FROM": "whatsapp:+14155238886"}
+    assert load_settings(None, environ).sms.whatsapp_from == "+14155238886"
+    assert load_settings(None, {}).sms.whatsapp_from == ""
+    with pytest.raises(ConfigError, match=r"sms.whatsapp_from: .*'0722000111' is not a number"):
+        load_settings(None, {"NOTIFIER_SMS__WHATSAPP_FROM": "0722000111"})

@@ -27,13 +27,15 @@ class OutgoingEmail:
 
 @dataclass(frozen=True, slots=True)
 class OutgoingSms:
-    """One SMS to one E.164 number, already rendered in the person's language."""
+    """One SMS (or WhatsApp message) to one E.164 number, rendered in the person's language."""
 
     to: str
     body: str
     reference: int | None = None
     """Our number for the message (its delivery), which the provider's status callbacks
     give back: they then find it by primary key, with no index on the provider's ids."""
+    whatsapp: bool = False
+    """Sent by WhatsApp to the same number, through the same Messages API."""
 
 
 MessageT_contra = TypeVar("MessageT_contra", contravariant=True)

@@ -39,8 +39,9 @@ def email_text(message: OutgoingEmail, provider_id: str) -> str:
 
 
 def sms_text(message: OutgoingSms, provider_id: str) -> str:
-    """The SMS as the phone shows it."""
-    return f"----- SMS {provider_id} to {message.to}\n{message.body.rstrip()}\n-----\n"
+    """The SMS (or WhatsApp message) as the phone shows it."""
+    kind = "WhatsApp" if message.whatsapp else "SMS"
+    return f"----- {kind} {provider_id} to {message.to}\n{message.body.rstrip()}\n-----\n"
 
 
 class _Console:
@@ -84,11 +85,13 @@ class ConsoleEmailChannel(_Console):
 
 
 class ConsoleSmsChannel(_Console):
-    """Prints each SMS, logs its recipient and body (`sms_to_console`), and accepts it."""
+    """Prints each SMS or WhatsApp message, logs its recipient and body (`sms_to_console`,
+    `whatsapp_to_console`), and accepts it."""
 
     async def send(self, message: OutgoingSms) -> str:
         """Show the SMS; a `console-…` id."""
         provider_id = _console_id()
         self.show(sms_text(message, provider_id))
-        log.info("sms_to_console", to=message.to, body=message.body, id=provider_id)
+        event = "whatsapp_to_console" if message.whatsapp else "sms_to_console"
+        log.info(event, to=message.to, body=message.body, id=provider_id)
         return provider_id

@@ -49,7 +49,8 @@ _AUTHENTICATION_FAILED = 20003
 
 
 class TwilioSmsChannel:
-    """Sends SMS through Twilio, `concurrency` at a time, each within `timeout_seconds`."""
+    """Sends SMS, and WhatsApp messages from `whatsapp_from`, through Twilio's Messages API,
+    `concurrency` at a time in all, each within `timeout_seconds`."""
 
     def __init__(self, settings: SmsSettings, status_callback_url: str) -> None:
         if not (settings.from_number or settings.messaging_service_sid):
@@ -61,6 +62,9 @@ class TwilioSmsChannel:
             {"from_": settings.from_number}
             if settings.from_number
             else {"messaging_service_sid": settings.messaging_service_sid}
+        )
+        self._whatsapp_sender = (
+            {"from_": f"whatsapp:{settings.whatsapp_from}"} if settings.whatsapp_from else None
         )
         self._http: TwilioHttpClient | None = None
         self._messages: Any = None  # the SDK's Messages resource of the account
@@ -103,14 +107,19 @@ class TwilioSmsChannel:
         """Hand one SMS to Twilio; its Message SID, or a `SendError` saying whether to retry."""
         if self._messages is None:
             raise RuntimeError("TwilioSmsChannel.send called outside `async with`")
+        to, sender = message.to, self._sender
+        if message.whatsapp:
+            if self._whatsapp_sender is None:
+                raise PermanentSendError("sms.whatsapp_from is not set: no WhatsApp sender")
+            to, sender = f"whatsapp:{message.to}", self._whatsapp_sender
         with retry_after_hints() as hints:
             try:
                 async with self._slots:
                     created = await self._messages.create_async(
-                        to=message.to,
+                        to=to,
                         body=message.body,
                         status_callback=status_callback(self._status_callback_url, message),
-                        **self._sender,
+                        **sender,
                     )
             except (TwilioException, aiohttp.ClientError, OSError, ValueError) as error:
                 failure = classify_failure(error, hints[-1] if hints else None)

@@ -11,6 +11,7 @@ import asyncio
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -48,8 +49,10 @@ SendObserver = Callable[[Channel, str, float], None]
 def configured_lanes(
     settings: Settings, *, email: ChannelSender[Any], sms: ChannelSender[Any]
 ) -> list[Lane]:
-    """One lane per channel, with the concurrency and rate the configuration gives."""
-    return [
+    """One lane per channel, with the concurrency and rate the configuration gives; WhatsApp
+    goes through the SMS channel (Twilio's Messages API), at a rate of its own, when
+    `sms.whatsapp_from` is set."""
+    lanes = [
         Lane(Channel.SMS, sms, settings.sms.concurrency, TokenBucket(settings.sms.rate_per_second)),
         Lane(
             Channel.EMAIL,
@@ -58,6 +61,10 @@ def configured_lanes(
             TokenBucket(settings.email.rate_per_second),
         ),
     ]
+    if settings.sms.whatsapp_from:
+        rate = TokenBucket(settings.sms.whatsapp_rate_per_second)
+        lanes.append(Lane(Channel.WHATSAPP, sms, settings.sms.concurrency, rate))
+    return lanes
 
 
 class Dispatcher:
@@ -161,6 +168,7 @@ class Dispatcher:
                     alert_id=alert_id,
                     batch_size=self._settings.materialise_batch,
                     now=self._clock.now(),
+                    whatsapp=Channel.WHATSAPP in self._lanes,
                 )
             )
             if result.deliveries:
@@ -387,17 +395,21 @@ class Dispatcher:
 
     def _render(self, job: Job) -> OutgoingSms | OutgoingEmail:
         delivery, person = job.delivery, job.person
+        if delivery.channel is Channel.EMAIL:
+            if delivery.purpose is not Purpose.ALERT:
+                return self._factory.notice_email(
+                    delivery.subject or "", delivery.body or "", person
+                )
+            assert job.alert is not None, "a cancelled alert's deliveries are never rendered"
+            return self._factory.email(job.alert, person)
         if delivery.purpose is not Purpose.ALERT:
-            body = delivery.body or ""
-            if delivery.channel is Channel.SMS:
-                return self._factory.notice_sms(body, person, reference=delivery.id)
-            return self._factory.notice_email(delivery.subject or "", body, person)
-        assert job.alert is not None, "a cancelled alert's deliveries are never rendered"
-        if delivery.channel is Channel.SMS:
-            return self._factory.sms(
+            text = self._factory.notice_sms(delivery.body or "", person, reference=delivery.id)
+        else:
+            assert job.alert is not None, "a cancelled alert's deliveries are never rendered"
+            text = self._factory.sms(
                 job.alert, person, show_code=job.show_code, reference=delivery.id
             )
-        return self._factory.email(job.alert, person)
+        return replace(text, whatsapp=True) if delivery.channel is Channel.WHATSAPP else text
 
     async def _mark_cancelled(self, delivery_id: int) -> None:
         async with self._database.session() as session:

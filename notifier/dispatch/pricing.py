@@ -32,6 +32,7 @@ class Pricer:
     def __init__(self, prices: Prices) -> None:
         self._prices = prices
         self._email = MessageCost(None, prices.email)
+        self._whatsapp = MessageCost(None, prices.whatsapp)
         self._by_calling_code = _price_by_calling_code(prices)
         self._region_price = lru_cache(maxsize=NUMBERS_KEPT)(self._parsed_segment_price)
         self._segments: dict[str, int] = {}
@@ -40,6 +41,8 @@ class Pricer:
         """What sending `message` costs."""
         if isinstance(message, OutgoingEmail):
             return self._email
+        if message.whatsapp:
+            return self._whatsapp
         segments = self.segments(message.body)
         return MessageCost(segments, segments * self.segment_price(message.to))
 

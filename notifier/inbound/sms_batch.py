@@ -41,7 +41,11 @@ def take_replies(
 ) -> list[TakenSms | None]:
     """Take the messages in order; None for each left to `take_sms`."""
     results: list[TakenSms | None] = [None] * len(messages)
-    replies = [i for i, sms in enumerate(messages) if carrier_keyword(sms.body) not in _SWITCHES]
+    replies = [
+        i
+        for i, sms in enumerate(messages)
+        if sms.channel is not Channel.SMS or carrier_keyword(sms.body) not in _SWITCHES
+    ]
     alerts_of = open_alerts_for_phones(connection, {messages[i].sender for i in replies})
     answers: list[Answer] = []
     owners: list[tuple[int, OpenAlertOfPerson, ResponseKind]] = []
@@ -60,7 +64,7 @@ def take_replies(
         for index, row in enumerate(people):
             provider_id = sms.provider_id if index == 0 else f"{sms.provider_id}/{row.person}"
             answers.append(
-                Answer(alert_id, row.person, reply.kind, Channel.SMS, reply.text, provider_id)
+                Answer(alert_id, row.person, reply.kind, sms.channel, reply.text, provider_id)
             )
             owners.append((i, row, reply.kind))
     recorded = record_answers(connection, answers, now)
@@ -73,7 +77,14 @@ def take_replies(
         if key is not None:
             body = templates.strings[row.language][key]
             notices.append(
-                Notice(row.alert_id, row.person, Channel.SMS, Purpose.ANSWER, result.answers, body)
+                Notice(
+                    row.alert_id,
+                    row.person,
+                    messages[i].channel,
+                    Purpose.ANSWER,
+                    result.answers,
+                    body,
+                )
             )
             queued[i] += 1
     queue_notices(connection, notices, now)

@@ -29,11 +29,13 @@ log = structlog.get_logger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class InboundSms:
-    """An SMS a person sent us: the provider's id, the sender's number, the text."""
+    """An SMS a person sent us: the provider's id, the sender's number, the text, and the
+    channel it came by (WhatsApp comes the same way)."""
 
     provider_id: str
     sender: str
     body: str
+    channel: Channel = Channel.SMS
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +59,7 @@ async def take_sms(
     session: AsyncSession, templates: Templates, sms: InboundSms, now: datetime
 ) -> SmsAnswered:
     """Act on one inbound SMS within the caller's transaction."""
-    keyword = carrier_keyword(sms.body)
+    keyword = carrier_keyword(sms.body) if sms.channel is Channel.SMS else None
     if keyword is CarrierKeyword.STOP:
         return await _switch_sms(session, templates, sms.sender, off=True)
     if keyword is CarrierKeyword.START and await responses.any_opted_out(session, sms.sender):
@@ -75,12 +77,12 @@ async def take_sms(
     queued = 0
     for index, row in enumerate(people):
         provider_id = sms.provider_id if index == 0 else f"{sms.provider_id}/{row.person}"
-        answer = Answer(alert_id, row.person, reply.kind, Channel.SMS, reply.text, provider_id)
+        answer = Answer(alert_id, row.person, reply.kind, sms.channel, reply.text, provider_id)
         outcome = await responses.record_answer(session, answer, now)
         log.info("sms_answer", alert_id=alert_id, kind=reply.kind.value, outcome=outcome.value)
         key = confirmation(outcome, reply.kind)
         if key is not None:
-            queued += await _confirm(session, templates, row, key, now)
+            queued += await _confirm(session, templates, row, key, sms.channel, now)
     return SmsAnswered(queued=queued)
 
 
@@ -97,12 +99,18 @@ def confirmation(outcome: Outcome, kind: ResponseKind) -> str | None:
 
 
 async def _confirm(
-    session: AsyncSession, templates: Templates, row: OpenAlertOfPerson, key: str, now: datetime
+    session: AsyncSession,
+    templates: Templates,
+    row: OpenAlertOfPerson,
+    key: str,
+    channel: Channel,
+    now: datetime,
 ) -> int:
-    """Queue "Recorded: safe." in the person's language; numbered by their answers so far."""
+    """Queue "Recorded: safe." in the person's language, on the channel the answer came by;
+    numbered by their answers so far."""
     answers = await responses.answers_so_far(session, row.alert_id, row.person)
     body = templates.strings[row.language][key]
-    notice = outbox.Notice(row.alert_id, row.person, Channel.SMS, Purpose.ANSWER, answers, body)
+    notice = outbox.Notice(row.alert_id, row.person, channel, Purpose.ANSWER, answers, body)
     return int(await outbox.queue_notice(session, notice, now))
 
 

@@ -36,11 +36,15 @@ class AudienceGroup:
     sms: int
     email: int
     unreachable: int
+    whatsapp: int = 0
 
 
-async def audience_groups(session: AsyncSession, request: AlertRequest) -> list[AudienceGroup]:
-    """The people the request names, counted per language and SMS number prefix in one pass."""
-    reach = Reach(set(request.channels))
+async def audience_groups(
+    session: AsyncSession, request: AlertRequest, *, whatsapp: bool = False
+) -> list[AudienceGroup]:
+    """The people the request names, counted per language and SMS number prefix in one pass;
+    `whatsapp` when WhatsApp is sent (`Reach`)."""
+    reach = Reach(set(request.channels), whatsapp=whatsapp)
     sms = reach.chosen(Channel.SMS)
     # Grouped in an outer query, so that no expression with parameters is repeated in GROUP BY.
     person = (
@@ -50,6 +54,7 @@ async def audience_groups(session: AsyncSession, request: AlertRequest) -> list[
             _flag(reach.any).label("reached"),
             _flag(sms).label("sms"),
             _flag(reach.chosen(Channel.EMAIL)).label("email"),
+            _flag(reach.chosen(Channel.WHATSAPP)).label("whatsapp"),
         )
         .where(_audience(request))
         .subquery("audience")
@@ -62,6 +67,7 @@ async def audience_groups(session: AsyncSession, request: AlertRequest) -> list[
         func.sum(c.sms),
         func.sum(c.email),
         func.count() - func.sum(c.reached),
+        func.sum(c.whatsapp),
     ).group_by(c.language, c.prefix)
     return [
         AudienceGroup(
@@ -71,19 +77,22 @@ async def audience_groups(session: AsyncSession, request: AlertRequest) -> list[
             int(messages),
             int(emails),
             int(none),
+            int(texts),
         )
-        for language, start, people, messages, emails, none in (await session.execute(query)).all()
+        for language, start, people, messages, emails, none, texts in (
+            await session.execute(query)
+        ).all()
     ]
 
 
 async def sms_numbers(
-    session: AsyncSession, request: AlertRequest, prefixes: Sequence[str]
+    session: AsyncSession, request: AlertRequest, prefixes: Sequence[str], *, whatsapp: bool = False
 ) -> AsyncIterator[tuple[Language, str]]:
     """The language and number of each SMS the request sends to numbers of these prefixes."""
     if not prefixes:
         return
     prefix = func.substr(PERSON.c.phone, 1, PREFIX_LENGTH)
-    sms = Reach(set(request.channels)).chosen(Channel.SMS)
+    sms = Reach(set(request.channels), whatsapp=whatsapp).chosen(Channel.SMS)
     query = select(PERSON.c.language, PERSON.c.phone).where(
         _audience(request), sms, prefix.in_(sorted(set(prefixes)))
     )

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.domain import AlertStatus, Channel, DeliveryStatus, ResponseKind
 from notifier.reports import nearest_rank
-from notifier.store.materialisation import audience_condition, fallback_condition
+from notifier.store.materialisation import audience_condition, carrying, fallback_condition
 from notifier.store.outbox import ALERT_PURPOSE
 from notifier.store.responses import latest_texts
 from notifier.store.tables import ALERT, DELIVERY, PERSON, RECIPIENT, Alert
@@ -114,7 +114,7 @@ async def fallback_counts(session: AsyncSession, alert: Alert) -> dict[str, int]
     fail-over after a failed send is not counted: the chosen channel was tried first.
     """
     wanted = {Channel(name) for name in alert.channels}
-    others = [channel for channel in Channel if channel not in wanted]
+    others = [channel for channel in Channel if channel not in carrying(wanted)]
     listing = alert.materialised_at is None and alert.status == AlertStatus.DISPATCHING.value
     counts: dict[str, int] = {}
     for channel in others:

@@ -1,10 +1,11 @@
 """Materialisation: an alert's audience becomes deliveries, a batch of people at a time.
 
 Each batch is a handful of statements whatever its size: which channels reach each person is
-decided in SQL (`INSERT … SELECT`), so no row passes through Python. The rule, for the
-channels the officer chose: every chosen channel that reaches the person; if none does, the
-first of SMS and e-mail that does, since for a life-safety message reaching them matters
-more. An opted-out number does not reach anyone, and is counted when SMS was chosen.
+decided in SQL (`INSERT … SELECT`), so no row passes through Python. The rule (`Reach`), for
+the channels the officer chose: every one of the person's channels (the roster's `channels`,
+else SMS and e-mail) that carries a chosen one and reaches them; if none does, the first of
+their channels that does, since for a life-safety message reaching them matters more. An
+opted-out number takes no SMS, and is counted when SMS was chosen.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Final
 
 from sqlalchemy import (
     ColumnElement,
@@ -29,9 +31,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notifier.domain import AlertStatus, Channel
+from notifier.domain import TEXTED, AlertStatus, Channel
 from notifier.store.outbox import insert_ignoring_duplicates
 from notifier.store.sending import QUEUED
+from notifier.store.sql_functions import position_in
 from notifier.store.tables import ALERT, DELIVERY, PERSON, PERSON_GROUP, RECIPIENT
 
 FIRST_BATCH = 100
@@ -59,18 +62,19 @@ async def alerts_to_materialise(session: AsyncSession) -> list[tuple[int, int]]:
 
 
 async def materialise_batch(
-    session: AsyncSession, alert_id: int, batch_size: int, now: datetime
+    session: AsyncSession, alert_id: int, batch_size: int, now: datetime, *, whatsapp: bool = False
 ) -> Materialised:
     """`materialise` in an async session."""
     return await session.run_sync(
-        lambda sync: materialise(sync.connection(), alert_id, batch_size, now)
+        lambda sync: materialise(sync.connection(), alert_id, batch_size, now, whatsapp=whatsapp)
     )
 
 
 def materialise(
-    connection: Connection, alert_id: int, batch_size: int, now: datetime
+    connection: Connection, alert_id: int, batch_size: int, now: datetime, *, whatsapp: bool = False
 ) -> Materialised:
-    """Add the next `batch_size` people of the alert's audience, by person id, to the outbox.
+    """Add the next `batch_size` people of the alert's audience, by person id, to the outbox;
+    `whatsapp` when this replica sends WhatsApp messages (see `Reach`).
 
     Resumable and safe to run from several replicas: the alert's cursor moves only by
     compare-and-set, and a batch that lost the race writes nothing.
@@ -81,7 +85,7 @@ def materialise(
     if alert.materialise_cursor == 0:
         batch_size = min(batch_size, FIRST_BATCH)
     wanted = {Channel(name) for name in alert.channels}
-    reach = Reach(wanted)
+    reach = Reach(wanted, whatsapp=whatsapp)
     audience = and_(PERSON.c.id > alert.materialise_cursor, audience_condition(alert.audience))
     batch = (
         select(PERSON.c.id, PERSON.c.active, reach.skipped.label("skipped"), reach.any.label("any"))
@@ -128,7 +132,7 @@ def materialise(
         )
     )
     deliveries = 0
-    for channel in (Channel.SMS, Channel.EMAIL):
+    for channel in Channel if whatsapp else (Channel.SMS, Channel.EMAIL):  # no WhatsApp: none
         queued = connection.execute(
             insert_ignoring_duplicates(connection, DELIVERY).from_select(
                 [
@@ -160,31 +164,90 @@ def materialise(
 
 
 class Reach:
-    """The SQL conditions saying which channels reach a person, for the channels wanted."""
+    """The SQL conditions saying which channels reach a person, for the channels wanted.
 
-    def __init__(self, wanted: set[Channel]) -> None:
+    A person's channels are those of the roster's `channels` column, in their order (none
+    listed: SMS, then e-mail). The officer's SMS is carried by each of the person's texted
+    channels (SMS, WhatsApp), their e-mail by e-mail. Without WhatsApp (`whatsapp` False: no
+    `sms.whatsapp_from`), WhatsApp counts as SMS in the person's list. A channel reaches a
+    person who has its contact: a phone for SMS (not opted out) and WhatsApp, an address for
+    e-mail. If none of their channels carrying the officer's choice reaches them, the first
+    that does carries the alert: of their channels in their order, then SMS, e-mail.
+    """
+
+    def __init__(self, wanted: set[Channel], *, whatsapp: bool = False) -> None:
         has_phone = func.coalesce(PERSON.c.phone, "") != ""
-        self.sms = and_(has_phone, not_(PERSON.c.sms_opted_out))
-        self.email = func.coalesce(PERSON.c.email, "") != ""
-        self.any = or_(self.sms, self.email)
-        self.skipped = and_(has_phone, PERSON.c.sms_opted_out) if Channel.SMS in wanted else false()
-        usable = {Channel.SMS: self.sms, Channel.EMAIL: self.email}
-        self._wanted = wanted
-        self._none_wanted = not_(or_(false(), *(usable[channel] for channel in wanted)))
+        opted_out = PERSON.c.sms_opted_out
+        self._contact = {
+            Channel.SMS: and_(has_phone, not_(opted_out)),
+            Channel.EMAIL: func.coalesce(PERSON.c.email, "") != "",
+            Channel.WHATSAPP: and_(has_phone, true() if whatsapp else false()),
+        }
+        rank = _ranks(whatsapp)
+        self._order = {
+            channel: case((rank[channel] > 0, rank[channel]), else_=_LAST + FALLBACK_ORDER[channel])
+            for channel in Channel
+        }
+        listed = {channel: and_(self._contact[channel], rank[channel] > 0) for channel in Channel}
+        self._carrying = carrying(wanted)
+        self._listed = listed
+        self.any = or_(*self._contact.values())
+        self.skipped = (
+            and_(has_phone, opted_out, rank[Channel.SMS] > 0) if Channel.SMS in wanted else false()
+        )
+        self._none_carrying = not_(or_(false(), *(listed[channel] for channel in self._carrying)))
 
     def chosen(self, channel: Channel) -> ColumnElement[bool]:
-        """Whether `channel` carries the alert to the person (the rule in the module docstring)."""
-        if channel is Channel.SMS:
-            fallback = self._none_wanted
-            return and_(self.sms, true() if channel in self._wanted else fallback)
-        fallback = and_(self._none_wanted, not_(self.sms))
-        return and_(self.email, true() if channel in self._wanted else fallback)
+        """Whether `channel` carries the alert to the person (the rule above)."""
+        earlier = [
+            and_(self._contact[other], self._order[other] < self._order[channel])
+            for other in Channel
+            if other is not channel
+        ]
+        fallback = and_(self._none_carrying, self._contact[channel], not_(or_(false(), *earlier)))
+        if channel in self._carrying:
+            return or_(self._listed[channel], fallback)
+        return fallback
+
+
+def carrying(wanted: set[Channel]) -> set[Channel]:
+    """The channels that carry what the officer chose: their SMS goes by any texted channel."""
+    return set(wanted) | (set(TEXTED) if Channel.SMS in wanted else set())
+
+
+DEFAULT_RANKS: Final = {Channel.SMS: 1, Channel.EMAIL: 2, Channel.WHATSAPP: 0}
+"""Each channel's place among the channels of a person who lists none (0: not theirs)."""
+FALLBACK_ORDER: Final = {Channel.SMS: 1, Channel.EMAIL: 2, Channel.WHATSAPP: 3}
+"""After a person's own channels, the order in which the others may carry an alert."""
+_LAST = 1000
+"""Past any place in a person's list (a position in a text of at most 64 characters)."""
+
+
+def _ranks(whatsapp: bool) -> dict[Channel, ColumnElement[int]]:
+    """Each channel's place in the person's order (a position in the text: only the order
+    counts), 0 when not theirs; without WhatsApp, SMS takes its place if earlier."""
+    listed = PERSON.c.channels
+    bounded = literal(",").concat(listed).concat(",")
+    rank: dict[Channel, ColumnElement[int]] = {
+        channel: case(
+            (listed == "", DEFAULT_RANKS[channel]),
+            else_=position_in(bounded, f",{channel.value},"),
+        )
+        for channel in Channel
+    }
+    if not whatsapp:
+        sms, texted = rank[Channel.SMS], rank[Channel.WHATSAPP]
+        rank[Channel.SMS] = case(
+            (sms == 0, texted), (texted == 0, sms), (sms < texted, sms), else_=texted
+        )
+        rank[Channel.WHATSAPP] = literal(0)
+    return rank
 
 
 def fallback_condition(wanted: set[Channel], channel: Channel) -> ColumnElement[bool]:
-    """Whether `channel`, which the officer did not choose, carries the alert to the person
-    because none of the chosen channels reaches them (the rule in the module docstring)."""
-    if channel in wanted:
+    """Whether `channel`, which carries nothing the officer chose, carries the alert to the
+    person because none that does reaches them (the rule of `Reach`)."""
+    if channel in carrying(wanted):
         return false()
     return Reach(wanted).chosen(channel)
 

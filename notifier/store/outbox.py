@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import ColumnElement, Connection, Table, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -17,7 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Insert
 from sqlalchemy.sql.selectable import ScalarSelect
 
-from notifier.domain import OPEN_ALERT_STATUSES, AlertStatus, Channel, DeliveryStatus, Purpose
+from notifier.domain import (
+    OPEN_ALERT_STATUSES,
+    TEXTED,
+    AlertStatus,
+    Channel,
+    DeliveryStatus,
+    Purpose,
+)
 from notifier.store import sending
 from notifier.store.sending import QUEUED, SENDING, ClaimedDelivery
 from notifier.store.tables import ALERT, DELIVERY, PERSON
@@ -143,8 +150,8 @@ async def mark_failed(
 async def fail_over(
     session: AsyncSession, alert_id: int, person: int, failed: Channel, round_: int, now: datetime
 ) -> bool:
-    """Queue the alert for `person` on the channel other than `failed`, if they have it."""
-    other = Channel.EMAIL if failed is Channel.SMS else Channel.SMS
+    """Queue the alert for `person` on the next channel of `FAIL_OVER[failed]` that reaches
+    them (an e-mail address; a phone, not opted out for SMS) and has not carried it yet."""
     contact = (
         await session.execute(
             select(PERSON.c.phone, PERSON.c.email, PERSON.c.sms_opted_out).where(
@@ -152,24 +159,34 @@ async def fail_over(
             )
         )
     ).one()
-    reachable = (
-        bool(contact.email)
-        if other is Channel.EMAIL
-        else bool(contact.phone) and not contact.sms_opted_out
-    )
+    reachable = {
+        Channel.EMAIL: bool(contact.email),
+        Channel.SMS: bool(contact.phone) and not contact.sms_opted_out,
+        Channel.WHATSAPP: False,  # chosen in the roster, never a fail-over's
+    }
     alert = (
         await session.execute(
             select(ALERT.c.status, ALERT.c.priority).where(ALERT.c.id == alert_id)
         )
     ).one()
-    if not reachable or alert.status not in OPEN_ALERT_STATUSES:
+    if alert.status not in OPEN_ALERT_STATUSES:
         return False
-    if not await queue_delivery(
-        session, alert_id, person, other, now, round_=round_, priority=alert.priority
-    ):
-        return False
-    await reopen(session, alert_id)
-    return True
+    for other in FAIL_OVER[failed]:
+        if reachable[other] and await queue_delivery(
+            session, alert_id, person, other, now, round_=round_, priority=alert.priority
+        ):
+            await reopen(session, alert_id)
+            return True
+    return False
+
+
+FAIL_OVER: Final = {
+    Channel.SMS: (Channel.EMAIL,),
+    Channel.EMAIL: (Channel.SMS,),
+    Channel.WHATSAPP: (Channel.SMS, Channel.EMAIL),
+}
+"""Where a message that failed for good goes next, in order: a WhatsApp message that could
+not be delivered (no WhatsApp on that number) goes by SMS, else by e-mail."""
 
 
 async def reopen(session: AsyncSession, alert_id: int) -> None:
@@ -331,6 +348,7 @@ PROVIDER_FINAL_STATES = {
     "delivered": DeliveryStatus.DELIVERED,
     "undelivered": DeliveryStatus.FAILED,
     "failed": DeliveryStatus.FAILED,
+    "read": DeliveryStatus.DELIVERED,  # WhatsApp's, after delivered (or for it, out of order)
 }
 """Provider statuses that settle a sent message; the others (queued, sent, …) change nothing."""
 
@@ -363,18 +381,20 @@ async def record_provider_status(
         values["delivered_at"] = now
     else:
         values.update(failed_at=now, last_error=f"provider: {status} {detail}".strip())
-    which = [c.channel == channel.value, c.provider_id == provider_id]
+    carriers = TEXTED if channel in TEXTED else {channel}  # one callback URL for both
+    which = [c.channel.in_([each.value for each in carriers]), c.provider_id == provider_id]
     if delivery_id is not None:
         which.append(c.id == delivery_id)
     moved = await session.execute(
         update(DELIVERY)
         .where(*which, c.status == DeliveryStatus.SENT.value)
         .values(values)
-        .returning(c.alert_id, c.person, c.round, c.purpose)
+        .returning(c.alert_id, c.person, c.round, c.purpose, c.channel)
     )
     row = moved.first()
     if row is None:
         return None
     if target is DeliveryStatus.FAILED and row.purpose == ALERT_PURPOSE:
-        await fail_over(session, row.alert_id, row.person, channel, row.round, now)
+        failed = Channel(row.channel)
+        await fail_over(session, row.alert_id, row.person, failed, row.round, now)
     return target

@@ -11,7 +11,7 @@ from typing import TypeVar
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notifier.roster_plan import KnownPerson, RosterPlan
+from notifier.roster_plan import Change, KnownPerson, RosterPlan, channel_names
 from notifier.rosters import PersonRecord, StationRecord
 from notifier.store.tables import PERSON, PERSON_GROUP, STATION, Station
 from notifier.store.types import utc_now
@@ -20,7 +20,16 @@ _T = TypeVar("_T")
 BATCH = 2_000
 """Rows a statement writes at once: well under the parameter limits of SQLite and asyncpg."""
 
-_UPDATED = ("name", "email", "phone", "station_code", "language", "active", "updated_at")
+_UPDATED = (
+    "name",
+    "email",
+    "phone",
+    "station_code",
+    "language",
+    "channels",
+    "active",
+    "updated_at",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +52,8 @@ class RosterEntry:
     station: str
     language: str
     groups: tuple[str, ...]
+    channels: tuple[str, ...]
+    """In order of preference; empty: the default, SMS and e-mail."""
     active: bool
 
 
@@ -100,13 +111,32 @@ async def known_people(session: AsyncSession) -> dict[str, KnownPerson]:
     groups = await _groups_by_person(session)
     c = PERSON.c
     rows = await session.execute(
-        select(c.id, c.person_id, c.name, c.email, c.phone, c.station_code, c.language, c.active)
+        select(
+            c.id,
+            c.person_id,
+            c.name,
+            c.email,
+            c.phone,
+            c.station_code,
+            c.language,
+            c.channels,
+            c.active,
+        )
     )
     return {
         person_id: KnownPerson(
-            pk, person_id, name, email, phone, station, language, tuple(groups[pk]), active
+            pk,
+            person_id,
+            name,
+            email,
+            phone,
+            station,
+            language,
+            tuple(groups[pk]),
+            stored_channels(channels),
+            active,
         )
-        for pk, person_id, name, email, phone, station, language, active in rows
+        for pk, person_id, name, email, phone, station, language, channels, active in rows
     }
 
 
@@ -117,7 +147,15 @@ async def list_people(
     groups = await _groups_by_person(session)
     c = PERSON.c
     query = select(
-        c.id, c.person_id, c.name, c.email, c.phone, c.station_code, c.language, c.active
+        c.id,
+        c.person_id,
+        c.name,
+        c.email,
+        c.phone,
+        c.station_code,
+        c.language,
+        c.channels,
+        c.active,
     ).order_by(c.station_code, c.person_id)
     if station is not None:
         query = query.where(c.station_code == station)
@@ -125,8 +163,18 @@ async def list_people(
         query = query.where(c.active)
     rows = await session.execute(query)
     return [
-        RosterEntry(person_id, name, email, phone, code, language, tuple(groups[pk]), active)
-        for pk, person_id, name, email, phone, code, language, active in rows
+        RosterEntry(
+            person_id,
+            name,
+            email,
+            phone,
+            code,
+            language,
+            tuple(groups[pk]),
+            stored_channels(channels),
+            active,
+        )
+        for pk, person_id, name, email, phone, code, language, channels, active in rows
     ]
 
 
@@ -148,7 +196,7 @@ async def apply_plan(session: AsyncSession, plan: RosterPlan) -> None:
         .values({name: bindparam(f"new_{name}") for name in _UPDATED})
     )
     for changes in _batches(plan.changed):
-        rows = [_update_values(change.known.pk, change.record, now) for change in changes]
+        rows = [_update_values(change, now) for change in changes]
         await session.execute(update_person, rows)
     regrouped = [change for change in plan.changed if "groups" in change.fields]
     for changes in _batches(regrouped):
@@ -172,12 +220,21 @@ def _person_values(record: PersonRecord) -> dict[str, object]:
         "phone": record.phone,
         "station_code": record.station,
         "language": record.language.value,
+        "channels": ",".join(channel_names(record.channels)),
     }
 
 
-def _update_values(pk: int, record: PersonRecord, now: datetime) -> dict[str, object]:
-    values = _person_values(record) | {"active": True, "updated_at": now}
-    return {"pk": pk} | {f"new_{name}": values[name] for name in _UPDATED}
+def _update_values(change: Change, now: datetime) -> dict[str, object]:
+    """The changed person's new values; their channels as they were when the file has none."""
+    values = _person_values(change.record) | {"active": True, "updated_at": now}
+    if not change.record.channels_given:
+        values["channels"] = ",".join(change.known.channels)
+    return {"pk": change.known.pk} | {f"new_{name}": values[name] for name in _UPDATED}
+
+
+def stored_channels(stored: str) -> tuple[str, ...]:
+    """The channel names of a person's stored `channels` (`whatsapp,email`; empty: default)."""
+    return tuple(name for name in stored.split(",") if name)
 
 
 async def _groups_by_person(session: AsyncSession) -> dict[int, list[str]]:

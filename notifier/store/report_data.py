@@ -94,12 +94,14 @@ async def message_costs(session: AsyncSession, alert_id: int, currency: str) -> 
     rows = {channel: row for channel, *row in (await session.execute(query)).all()}
     sms_segments, sms_micros, sms_unpriced = rows.get(Channel.SMS.value, (0, 0, 0))
     _, email_micros, email_unpriced = rows.get(Channel.EMAIL.value, (0, 0, 0))
+    _, whatsapp_micros, whatsapp_unpriced = rows.get(Channel.WHATSAPP.value, (0, 0, 0))
     return MessageCosts(
         currency=currency,
         sms_segments=int(sms_segments or 0),
         sms_micros=int(sms_micros or 0),
         email_micros=int(email_micros or 0),
-        unpriced=int(sms_unpriced) + int(email_unpriced),
+        unpriced=int(sms_unpriced) + int(email_unpriced) + int(whatsapp_unpriced),
+        whatsapp_micros=int(whatsapp_micros or 0),
     )
 
 

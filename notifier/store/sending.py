@@ -41,7 +41,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 
-from notifier.domain import OPEN_ALERT_STATUSES, Channel, DeliveryStatus, Purpose
+from notifier.domain import OPEN_ALERT_STATUSES, TEXTED, Channel, DeliveryStatus, Purpose
 from notifier.store.tables import ALERT, DELIVERY, PERSON, RECIPIENT
 
 QUEUED = DeliveryStatus.QUEUED.value
@@ -273,7 +273,7 @@ def claim_with_details(
     unseen = sorted({d.alert_id for d in deliveries}.difference(known_alerts))
     contacts = connection.execute(_ADDRESSEES, {"people": people}).all()
     alerts = connection.execute(_ALERTS, {"alerts": unseen}).all() if unseen else []
-    several = several_open_alerts(connection, people) if channel is Channel.SMS else set()
+    several = several_open_alerts(connection, people) if channel in TEXTED else set()
     return Claim(
         deliveries,
         {row.id: row for row in contacts},

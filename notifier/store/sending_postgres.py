@@ -17,7 +17,7 @@ from typing import Final, NamedTuple
 
 import asyncpg
 
-from notifier.domain import OPEN_ALERT_STATUSES, Channel, DeliveryStatus, Purpose
+from notifier.domain import OPEN_ALERT_STATUSES, TEXTED, Channel, DeliveryStatus, Purpose
 from notifier.store.sending import Claim, ClaimedDelivery, SentMessage
 
 _OPEN: Final = ", ".join(f"'{status}'" for status in OPEN_ALERT_STATUSES)
@@ -118,7 +118,7 @@ async def claim_with_details(
         )  # fmt: skip
         people[person] = (person, row[8], row[9], row[10])
     several: set[int] = set()
-    if channel is Channel.SMS and rows[0][11] > 1:
+    if channel in TEXTED and rows[0][11] > 1:
         several = {row[0] for row in await connection.fetch(SEVERAL_OPEN_ALERTS, sorted(people))}
     unseen = sorted({delivery.alert_id for delivery in deliveries}.difference(known_alerts))
     alerts: dict[int, AlertRow] = {}

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from notifier.store.people import stored_channels
 from notifier.store.tables import PERSON
 
 
@@ -19,6 +20,8 @@ class StationPerson:
     email: str | None
     phone: str | None
     sms_opted_out: bool
+    channels: tuple[str, ...]
+    """Their channels from the roster, in order of preference; empty: SMS and e-mail."""
 
     @property
     def has_phone(self) -> bool:
@@ -66,9 +69,12 @@ async def _people(
 ) -> tuple[StationPerson, ...]:
     p = PERSON.c
     query = (
-        select(p.person_id, p.name, p.email, p.phone, p.sms_opted_out)
+        select(p.person_id, p.name, p.email, p.phone, p.sms_opted_out, p.channels)
         .where(*where)
         .order_by(p.person_id)
         .limit(limit)
     )
-    return tuple(StationPerson(*row) for row in (await session.execute(query)).all())
+    return tuple(
+        StationPerson(person_id, name, email, phone, opted_out, stored_channels(channels))
+        for person_id, name, email, phone, opted_out, channels in await session.execute(query)
+    )

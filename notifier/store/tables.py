@@ -66,6 +66,9 @@ class Person(SQLModel, table=True):
     language: str = Field(default="en", max_length=2)
     active: bool = True
     sms_opted_out: bool = False
+    channels: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})
+    """The person's channels from the roster, in their order, separated by commas
+    (`whatsapp,email`); empty: SMS and e-mail, as for everyone before the column existed."""
     created_at: datetime = _created()
     updated_at: datetime = _created()
 

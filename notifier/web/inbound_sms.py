@@ -1,4 +1,5 @@
-"""Inbound SMS from Twilio: replies to alerts, and the carrier keywords STOP, START and HELP."""
+"""Inbound SMS and WhatsApp messages from Twilio: replies to alerts, and the carrier keywords
+STOP, START and HELP (by SMS only: they are the carriers' words)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from notifier.domain import Channel
 from notifier.inbound.answer_intake import AnswerIntake
 from notifier.inbound.sms_reply import InboundSms
 from notifier.web.twilio_form import TwilioFormError, incoming_message
@@ -17,7 +19,8 @@ TWIML = "application/xml"
 
 
 async def twilio_sms(request: Request) -> Response:
-    """POST /webhooks/twilio/sms: a signed inbound SMS; answers TwiML, 403 if forged."""
+    """POST /webhooks/twilio/sms: a signed inbound SMS or WhatsApp message; answers TwiML,
+    403 if forged."""
     form = await signed_form(request)
     if form is None:
         return forged()
@@ -26,7 +29,10 @@ async def twilio_sms(request: Request) -> Response:
     except TwilioFormError as error:
         return malformed(error)
     answers: AnswerIntake = request.app.state.answers
-    answered = await answers.take_sms(InboundSms(message.sid, message.sender, message.body))
+    channel = Channel.WHATSAPP if message.whatsapp else Channel.SMS
+    answered = await answers.take_sms(
+        InboundSms(message.sid, message.sender, message.body, channel)
+    )
     if answered.queued:
         request.app.state.wake_dispatcher()
     return Response(twiml(answered.immediate), media_type=TWIML)

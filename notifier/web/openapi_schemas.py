@@ -148,10 +148,10 @@ def preview() -> Schema:
     return obj(
         {
             "recipients": _COUNT,
-            "channels": obj({"sms": _COUNT, "email": _COUNT}),
+            "channels": obj({"sms": _COUNT, "email": _COUNT, "whatsapp": _COUNT}),
             "unreachable": _COUNT,
             "languages": {"type": "array", "items": language},
-            "cost": {"allOf": [figures, obj({"currency": _STRING})]},
+            "cost": {"allOf": [figures, obj({"currency": _STRING, "whatsapp": _NUMBER})]},
             "sms_segments": _COUNT,
             "seconds": figures,
         }
@@ -272,6 +272,7 @@ def report() -> Schema:
             "currency": _STRING,
             "sms": _NUMBER,
             "email": _NUMBER,
+            "whatsapp": _NUMBER,
             "total": _NUMBER,
             "unpriced": _COUNT,
         }

@@ -17,6 +17,8 @@ from notifier.web.forms import Form
 
 MESSAGE_SID = re.compile(r"(SM|MM)[0-9a-fA-F]{32}")
 E164 = re.compile(r"\+[1-9][0-9]{1,14}")
+SENDER = re.compile(r"(whatsapp:)?\+[1-9][0-9]{1,14}")
+"""A message's sender: a number in E.164, prefixed `whatsapp:` for a WhatsApp message."""
 NUM_MEDIA = re.compile(r"[0-9]{1,2}")
 ERROR_CODE = re.compile(r"[0-9]{1,6}")
 MESSAGE_STATUSES = frozenset(
@@ -54,11 +56,13 @@ class StatusReport:
 
 @dataclass(frozen=True, slots=True)
 class IncomingMessage:
-    """What an inbound SMS webhook says: which message, from whom, its text."""
+    """What an inbound message webhook says: which message, from whom (a number in E.164),
+    its text, and whether it came by WhatsApp rather than SMS."""
 
     sid: str
     sender: str
     body: str
+    whatsapp: bool = False
 
 
 def status_report(form: Form) -> StatusReport:
@@ -74,14 +78,16 @@ def status_report(form: Form) -> StatusReport:
 
 
 def incoming_message(form: Form) -> IncomingMessage:
-    """The inbound SMS's fields; TwilioFormError naming the first one missing or malformed."""
+    """The inbound SMS's (or WhatsApp message's) fields; TwilioFormError naming the first one
+    missing or malformed."""
     sid = _required(form, "MessageSid", MESSAGE_SID, "SM or MM and 32 hex digits")
-    sender = _required(form, "From", E164, "a phone number in E.164")
-    _optional(form, "To", E164, "a phone number in E.164")
+    sender = _required(form, "From", SENDER, "a phone number in E.164 (whatsapp:+… for WhatsApp)")
+    _optional(form, "To", SENDER, "a phone number in E.164 (whatsapp:+… for WhatsApp)")
     _optional(form, "NumMedia", NUM_MEDIA, "a number of attachments")
     # A NUL cannot be stored (PostgreSQL text refuses it); it stands for nothing a person typed.
     body = _single(form, "Body").replace("\x00", "\ufffd")
-    return IncomingMessage(sid, sender, body)
+    number = sender.removeprefix("whatsapp:")
+    return IncomingMessage(sid, number, body, whatsapp=number != sender)
 
 
 def _required(form: Form, name: str, shape: re.Pattern[str], expected: str) -> str:

@@ -47,3 +47,16 @@ async def test_sms_is_printed_whole_and_logged_masked() -> None:
             await channel.send(OutgoingSms(to="+254711756237", body="Reply 1 if safe"))
     assert "to +254711756237\nReply 1 if safe\n-----\n" in screen.getvalue()
     assert "+254711756237" not in json.dumps(mask_personal_data(None, "info", logs[0]))
+
+
+async def test_whatsapp_is_printed_as_such_and_logged_apart() -> None:
+    """A WhatsApp message says so on the console and in the log, its number masked."""
+    screen = io.StringIO()
+    with capture_logs() as logs:
+        async with ConsoleSmsChannel(screen) as channel:
+            await channel.send(OutgoingSms(to="+254711756237", body="Reply 1", whatsapp=True))
+    assert screen.getvalue().startswith("----- WhatsApp console-")
+    assert "to +254711756237\nReply 1\n-----\n" in screen.getvalue()
+    [event] = logs
+    assert event["event"] == "whatsapp_to_console"
+    assert "+254711756237" not in json.dumps(mask_personal_data(None, "info", event))

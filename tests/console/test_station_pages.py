@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
 from notifier.console import responding, station_pages
+from notifier.roster_import import import_roster
 from notifier.store.engine import Database
 from tests.console.console_app import Console, console_on
 from tests.seeding import nairobi_people, seed
@@ -115,3 +117,20 @@ async def test_stations_need_a_session(console: Console) -> None:
         response = await console.get(path, None)
         assert response.status_code == 303
         assert response.headers["location"] == "/login"
+
+
+async def test_station_page_shows_chosen_channels(
+    console: Console, database: Database, tmp_path: Path
+) -> None:
+    """A person who chose channels in the roster has them listed after their addresses."""
+    roster = tmp_path / "roster.csv"
+    roster.write_text(
+        "person_id,name,email,phone,station,language,groups,channels\n"
+        'N00200,Chooser,c@example.org,+254722000200,NBO,en,,"whatsapp,email"\n',
+        encoding="utf-8",
+    )
+    await import_roster(database, roster, actor="test")
+    page = await console.get("/stations/NBO", await console.sign_in(console.nbo_officer))
+    people = page.text[page.text.index('<ul class="people">') :]
+    assert "+254722000200 · c@example.org · whatsapp, email</span>" in people
+    assert "n0@example.org</span>" in people

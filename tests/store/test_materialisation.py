@@ -100,3 +100,123 @@ async def test_each_person_is_reached_on_the_channels_the_rule_gives(
     assert got == expected
     assert reached == set(expected)
     assert tuple(counts) == (len(expected), opted_out)
+
+
+# person id, their channels (the roster's column), number opted out; all have both contacts
+CHOOSERS = [
+    ("PLAIN", "", False),  # none listed: SMS and e-mail
+    ("CHAT", "whatsapp,email", False),
+    ("CHATONLY", "whatsapp", False),
+    ("MAILONLY", "email", False),
+    ("TEXTFIRST", "sms,whatsapp", False),
+    ("STOPPED", "sms,email", True),
+    ("STOPCHAT", "sms,whatsapp", True),
+]
+
+
+async def _channels_reached(
+    database: Database, chosen: tuple[Channel, ...], *, whatsapp: bool
+) -> dict[str, set[str]]:
+    """Materialise an alert on `chosen` for the CHOOSERS; the channels each person got."""
+    await seed(
+        database,
+        [
+            f"{pid},Person {pid},{pid.lower()}@example.org,+2547220{n:05d},NBO,en,"
+            for n, (pid, *_) in enumerate(CHOOSERS)
+        ],
+    )
+    async with database.session() as session:
+        for pid, listed, stop in CHOOSERS:
+            await session.execute(
+                update(PERSON)
+                .where(PERSON.c.person_id == pid)
+                .values(channels=listed, sms_opted_out=stop)
+            )
+        alert = await alerts.create_alert(
+            session,
+            AlertRequest("Flood", "Go to the upper floors.", stations=("NBO",), channels=chosen),
+            Principal("officer", Role.ADMIN),
+        )
+        assert alert.id is not None
+        done = await materialisation.materialise_batch(session, alert.id, 3, NOW, whatsapp=whatsapp)
+        while not done.finished:
+            done = await materialisation.materialise_batch(
+                session, alert.id, 3, NOW, whatsapp=whatsapp
+            )
+        rows = await session.execute(
+            select(PERSON.c.person_id, DELIVERY.c.channel).join(
+                PERSON, PERSON.c.id == DELIVERY.c.person
+            )
+        )
+        got: dict[str, set[str]] = {}
+        for person, channel in rows:
+            got.setdefault(person, set()).add(channel)
+    return got
+
+
+@pytest.mark.parametrize(
+    ("chosen", "whatsapp", "expected"),
+    [
+        (
+            (SMS, EMAIL),
+            True,
+            {
+                "PLAIN": {"sms", "email"},
+                "CHAT": {"whatsapp", "email"},
+                "CHATONLY": {"whatsapp"},
+                "MAILONLY": {"email"},
+                "TEXTFIRST": {"sms", "whatsapp"},
+                "STOPPED": {"email"},
+                "STOPCHAT": {"whatsapp"},  # the opt-out is SMS's alone
+            },
+        ),
+        (
+            (SMS,),
+            True,
+            {
+                "PLAIN": {"sms"},
+                "CHAT": {"whatsapp"},
+                "CHATONLY": {"whatsapp"},
+                "MAILONLY": {"email"},  # their one channel carries nothing chosen: it falls back
+                "TEXTFIRST": {"sms", "whatsapp"},
+                "STOPPED": {"email"},
+                "STOPCHAT": {"whatsapp"},
+            },
+        ),
+        (
+            (EMAIL,),
+            True,
+            {
+                "PLAIN": {"email"},
+                "CHAT": {"email"},
+                "CHATONLY": {"whatsapp"},  # the first of their own channels that reaches them
+                "MAILONLY": {"email"},
+                "TEXTFIRST": {"sms"},  # their order: SMS before WhatsApp
+                "STOPPED": {"email"},
+                "STOPCHAT": {"whatsapp"},  # SMS first, but opted out
+            },
+        ),
+        (
+            (SMS, EMAIL),
+            False,  # no WhatsApp sender: who chose it gets SMS in its place
+            {
+                "PLAIN": {"sms", "email"},
+                "CHAT": {"sms", "email"},
+                "CHATONLY": {"sms"},
+                "MAILONLY": {"email"},
+                "TEXTFIRST": {"sms"},
+                "STOPPED": {"email"},
+                "STOPCHAT": {"email"},  # none of their own reaches them: e-mail, the last resort
+            },
+        ),
+    ],
+    ids=["both", "sms", "email", "no-whatsapp"],
+)
+async def test_the_persons_channels_in_their_order(
+    database: Database,
+    chosen: tuple[Channel, ...],
+    whatsapp: bool,
+    expected: dict[str, set[str]],
+) -> None:
+    got = await _channels_reached(database, chosen, whatsapp=whatsapp)
+    assert got == {person: channels for person, channels in expected.items() if channels}

@@ -91,6 +91,7 @@ async def test_the_cost_of_sms_to_two_countries_is_exact(database: Database) -> 
         "currency": "CHF",
         "sms": 0.338,
         "email": 0.0009,
+        "whatsapp": 0.0,
         "total": 0.3389,
         "unpriced": 2,
     }

@@ -25,6 +25,7 @@ async def test_report_of_known_answers_gives_exact_figures(database: Database) -
     assert body["reached"] == {
         "sms": {"sent": 8, "delivered": 8, "failed": 2},
         "email": {"sent": 11, "delivered": 0, "failed": 1},
+        "whatsapp": {"sent": 0, "delivered": 0, "failed": 0},
         "any": 11,
     }
     assert (body["acknowledged"], body["acknowledged_percent"]) == (9, 75.0)
@@ -57,7 +58,14 @@ async def test_report_of_known_answers_gives_exact_figures(database: Database) -
          "email": "n9@example.org"},
     ]  # fmt: skip
     assert body["sms_segments"] == 0  # the seeding records sends without their prices
-    assert body["cost"] == {"currency": "USD", "sms": 0, "email": 0, "total": 0, "unpriced": 0}
+    assert body["cost"] == {
+        "currency": "USD",
+        "sms": 0,
+        "email": 0,
+        "whatsapp": 0,
+        "total": 0,
+        "unpriced": 0,
+    }
 
 
 async def test_a_channel_state_is_the_best_of_its_messages(database: Database) -> None:

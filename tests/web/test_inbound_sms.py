@@ -63,8 +63,11 @@ class Inbound:
         headers = {"X-Twilio-Signature": signature} if signature else {}
         return await self.client.post(PATH, data=form, headers=headers)
 
-    async def raise_alert(self, stations: tuple[str, ...] = ("NBO",)) -> tuple[int, str]:
-        """Raise an alert to the stations and put its recipients in place; its id and code."""
+    async def raise_alert(
+        self, stations: tuple[str, ...] = ("NBO",), *, whatsapp: bool = False
+    ) -> tuple[int, str]:
+        """Raise an alert to the stations and put its recipients in place (with WhatsApp for
+        those who chose it, if `whatsapp`); its id and code."""
         request = AlertRequest(title="Earthquake", message="Leave now.", stations=stations)
         async with self.database.session() as session:
             alert = await alerts.create_alert(session, request, Principal("admin", Role.ADMIN))
@@ -73,7 +76,7 @@ class Inbound:
         while not finished:
             async with self.database.session() as session:
                 batch = await materialisation.materialise_batch(
-                    session, alert.id, 1000, self.clock.now()
+                    session, alert.id, 1000, self.clock.now(), whatsapp=whatsapp
                 )
             finished = batch.finished
         self.clock.at += timedelta(minutes=1)
