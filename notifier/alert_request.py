@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Final, TypeVar
 
 from notifier.domain import AlertKind, Channel, Language, Severity
 from notifier.errors import FieldError
@@ -113,18 +113,22 @@ def _names(payload: Mapping[str, object], field: str) -> list[str]:
     return list(names)
 
 
+OFFICER_CHANNELS: Final = {channel.value: channel for channel in (Channel.SMS, Channel.EMAIL)}
+"""The channels an officer chooses; WhatsApp is a person's, in the roster: it carries their SMS."""
+
+
 def _channels(payload: Mapping[str, object]) -> tuple[Channel, ...]:
     if "channels" not in payload:
         return (Channel.SMS, Channel.EMAIL)
     names = _names(payload, "channels")
     if not names:
         raise FieldError("channels", N_("name at least one of sms, email"))
-    try:
-        return tuple(Channel(name.lower()) for name in names)
-    except ValueError:
+    chosen = tuple(OFFICER_CHANNELS.get(name.lower()) for name in names)
+    if None in chosen:
         raise FieldError(
             "channels", N_("expected sms and/or email, got %(names)s", names=str(names))
-        ) from None
+        )
+    return tuple(channel for channel in chosen if channel is not None)
 
 
 def _messages(payload: Mapping[str, object]) -> dict[str, str] | None:

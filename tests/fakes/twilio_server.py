@@ -1,4 +1,4 @@
-"""A Twilio-compatible Messages API on loopback, scriptable to fail, for tests and benchmarks.
+"""A Twilio-compatible Messages and Calls API on loopback, scriptable, for tests and benchmarks.
 
     async with FakeTwilioServer(account_sid, auth_token) as twilio:
         twilio.fail_next(Failure.RATE_LIMITED)       # the next request answers 429
@@ -10,6 +10,16 @@
         ... point the SDK at twilio.base_url ...
         twilio.messages, twilio.requests, twilio.answered, twilio.in_flight, twilio.max_in_flight
         twilio.account_fetches                       # reads of the Account (credential checks)
+
+    Calls are played after their 201, over HTTP to the URLs they name, signed as Twilio signs
+    (tests/fakes/twilio_calls.py):
+
+        twilio.answer_calls("+15005550001", Outcome.HUMAN, digits="1")  # presses 1 at a Gather
+        twilio.answer_calls("+15005550002", Outcome.BUSY)
+        twilio.answer_all_calls(Outcome.MACHINE)     # every number not scripted otherwise
+        twilio.call_duration = 20                    # CallDuration of answered calls
+        await twilio.calls_finished(2)               # both played to their status callback
+        twilio.calls, twilio.call_requests, twilio.calls_answered
 
 As a process, for a benchmark (accepts everything, prints `ready PORT`, then `received N`
 on SIGTERM): `python -m tests.fakes.twilio_server --port 0 --sid AC... --token ... [--delay S]`
@@ -34,11 +44,25 @@ from enum import StrEnum
 from types import TracebackType
 from typing import Any, Self
 
-from aiohttp import web
+from aiohttp import ClientSession, ClientTimeout, web
+
+from tests.fakes.twilio_calls import (
+    DEFAULT_DURATION_SECONDS,
+    CallPlayer,
+    CallScript,
+    Outcome,
+    ReceivedCall,
+    call_field_error,
+    call_resource,
+    received_call,
+)
 
 MESSAGES_PATH = "/2010-04-01/Accounts/{sid}/Messages.json"
+CALLS_PATH = "/2010-04-01/Accounts/{sid}/Calls.json"
 ACCOUNT_PATH = "/2010-04-01/Accounts/{sid}.json"
 RETRY_AFTER_SECONDS = 2
+WEBHOOK_TIMEOUT_SECONDS = 15.0
+"""How long the fake waits for a webhook's answer, as Twilio does."""
 
 
 class Failure(StrEnum):
@@ -57,6 +81,9 @@ _ERRORS: dict[Failure, tuple[int, int, str]] = {
     Failure.INVALID_NUMBER: (400, 21211, "The 'To' number is not a valid phone number."),
     Failure.UNSUBSCRIBED: (400, 21610, "Attempt to send to unsubscribed recipient"),
 }
+_CALL_ERRORS: dict[Failure, tuple[int, int, str]] = _ERRORS | {
+    Failure.INVALID_NUMBER: (400, 21217, "Phone number is not a valid phone number"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +100,8 @@ class ReceivedMessage:
 
 
 class FakeTwilioServer:
-    """The Messages resource of Twilio's REST API, with HTTP Basic authentication."""
+    """The Messages and Calls resources of Twilio's REST API, with HTTP Basic authentication;
+    each call accepted is then played to the URLs it names."""
 
     def __init__(
         self, account_sid: str, auth_token: str, *, port: int = 0, delay: float = 0.0
@@ -95,6 +123,21 @@ class FakeTwilioServer:
         """Wall-clock time (time.time()) of the first accepted message, for benchmarks."""
         self.last_at: float | None = None
         self.max_in_flight = 0
+        self.calls: list[ReceivedCall] = []
+        """Every call accepted (answered 201), played or being played."""
+        self.call_requests = 0
+        """Requests that reached the Calls endpoint, whatever the answer."""
+        self.calls_answered: Counter[int] = Counter()
+        """The Calls endpoint's answers by HTTP status."""
+        self.call_duration = DEFAULT_DURATION_SECONDS
+        """The CallDuration (seconds) reported for an answered call."""
+        self.call_ring_seconds = 0.0
+        """Seconds a call rings before it is answered (or its failure reported)."""
+        self._call_scripts: dict[str, CallScript] = {}
+        self._default_call = CallScript()
+        self._call_tasks: list[asyncio.Task[None]] = []
+        self._call_progress = asyncio.Condition()
+        self._webhooks: ClientSession | None = None
         self._port = port
         self._next: deque[Failure] = deque()
         self._by_number: dict[str, Failure] = {}
@@ -142,13 +185,50 @@ class FakeTwilioServer:
         self._fraction_failures = tuple(failures)
         self._random = random.Random(seed)
 
+    def answer_calls(
+        self, number: str, outcome: Outcome = Outcome.HUMAN, *, digits: str | None = None
+    ) -> None:
+        """Play every later call to `number` so: a human pressing `digits` at the first Gather
+        (None: nothing), a machine, or busy, no-answer, failed."""
+        self._call_scripts[number] = CallScript(outcome, digits)
+
+    def answer_all_calls(
+        self, outcome: Outcome = Outcome.HUMAN, *, digits: str | None = None
+    ) -> None:
+        """Play every later call to a number not scripted by `answer_calls` so (at first: a
+        human who presses nothing)."""
+        self._default_call = CallScript(outcome, digits)
+
+    async def calls_finished(
+        self,
+        count: int,
+        timeout: float = 5.0,
+    ) -> list[ReceivedCall]:
+        """Wait until at least `count` calls have played to the end; those calls. An
+        AssertionError says what was seen if that takes longer than `timeout` seconds."""
+        try:
+            async with asyncio.timeout(timeout), self._call_progress:
+                await self._call_progress.wait_for(lambda: len(self._finished()) >= count)
+        except TimeoutError:
+            seen = "\n".join(f"  {call!r}" for call in self.calls) or "  none"
+            raise AssertionError(
+                f"{len(self._finished())} of {count} calls finished within {timeout} s;"
+                f" calls:\n{seen}"
+            ) from None
+        return self._finished()
+
+    def _finished(self) -> list[ReceivedCall]:
+        return [call for call in self.calls if call.finished]
+
     async def __aenter__(self) -> Self:
         app = web.Application()
         app.router.add_post(MESSAGES_PATH, self._create_message)
+        app.router.add_post(CALLS_PATH, self._create_call)
         app.router.add_get(ACCOUNT_PATH, self._fetch_account)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", self._port).start()
+        self._webhooks = ClientSession(timeout=ClientTimeout(total=WEBHOOK_TIMEOUT_SECONDS))
         return self
 
     async def __aexit__(
@@ -158,8 +238,21 @@ class FakeTwilioServer:
         traceback: TracebackType | None,
     ) -> None:
         self._closing.set()  # releases hanging requests
+        failure = await self._stop_calls()
+        if self._webhooks is not None:
+            await self._webhooks.close()
         if self._runner is not None:
             await self._runner.cleanup()
+        if failure is not None and exc is None:
+            raise failure
+
+    async def _stop_calls(self) -> BaseException | None:
+        """Cancel the calls still playing; the first error a call's task raised, if any."""
+        for task in self._call_tasks:
+            task.cancel()
+        results = await asyncio.gather(*self._call_tasks, return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        return next((e for e in errors if not isinstance(e, asyncio.CancelledError)), None)
 
     async def _create_message(self, request: web.Request) -> web.Response:
         self.requests += 1
@@ -173,13 +266,29 @@ class FakeTwilioServer:
         return response
 
     async def _answer(self, request: web.Request) -> web.Response:
+        screened = await self._screen(request, _ERRORS)
+        if isinstance(screened, web.Response):
+            return screened
+        fields = dict(screened)
+        missing = _missing_field(fields)
+        if missing is not None:
+            return _error(400, *missing)
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        return web.json_response(self._accept(fields), status=201)
+
+    async def _screen(
+        self, request: web.Request, errors: dict[Failure, tuple[int, int, str]]
+    ) -> web.Response | list[tuple[str, str]]:
+        """The error answer for credentials, account or a scripted failure; else the form's
+        fields, as (name, value) pairs in the order posted."""
         if not self._authenticated(request.headers.get("Authorization", "")):
             return _error(401, 20003, "Authenticate")
         if request.match_info["sid"] != self.account_sid:
             return _error(404, 20404, "The requested resource was not found")
         form = await request.post()
-        fields = {key: value for key, value in form.items() if isinstance(value, str)}
-        failure = self._by_number.get(fields.get("To", "")) or (
+        pairs = [(key, value) for key, value in form.items() if isinstance(value, str)]
+        failure = self._by_number.get(dict(pairs).get("To", "")) or (
             self._next.popleft() if self._next else None
         )
         failure = failure or self._every or self._random_failure()
@@ -187,14 +296,54 @@ class FakeTwilioServer:
             await self._closing.wait()
             return _error(503, 20503, "Service unavailable")
         if failure is not None:
-            status, code, text = _ERRORS[failure]
+            status, code, text = errors[failure]
             return _error(status, code, text)
-        missing = _missing_field(fields)
+        return pairs
+
+    async def _create_call(self, request: web.Request) -> web.StreamResponse:
+        self.call_requests += 1
+        response = await self._answer_call(request)
+        self.calls_answered[response.status] += 1
+        return response
+
+    async def _answer_call(self, request: web.Request) -> web.StreamResponse:
+        screened = await self._screen(request, _CALL_ERRORS)
+        if isinstance(screened, web.Response):
+            return screened
+        missing = call_field_error(screened)
         if missing is not None:
             return _error(400, *missing)
         if self.delay:
             await asyncio.sleep(self.delay)
-        return web.json_response(self._accept(fields), status=201)
+        call = received_call(screened)
+        self.calls.append(call)
+        response = web.json_response(call_resource(self.account_sid, call), status=201)
+        # Sent before the call plays, as Twilio queues a call before it dials.
+        await response.prepare(request)
+        await response.write_eof()
+        self._play(call)
+        return response
+
+    def _play(self, call: ReceivedCall) -> None:
+        if self._webhooks is None:
+            raise RuntimeError("the fake Twilio server is not running")
+        player = CallPlayer(
+            self._webhooks,
+            self.account_sid,
+            self.auth_token,
+            call,
+            self._call_scripts.get(call.to, self._default_call),
+            duration=self.call_duration,
+            ring_seconds=self.call_ring_seconds,
+        )
+        self._call_tasks.append(asyncio.create_task(self._played(player)))
+
+    async def _played(self, player: CallPlayer) -> None:
+        try:
+            await player.play()
+        finally:
+            async with self._call_progress:
+                self._call_progress.notify_all()
 
     def _random_failure(self) -> Failure | None:
         if self._fraction and self._random.random() < self._fraction:

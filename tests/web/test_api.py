@@ -188,6 +188,7 @@ async def test_recipients_count_only_the_active_people_named(api: Api) -> None:
         ({"people": ["X99999"]}, "people"),
         ({"colour": "red"}, "colour"),
         ({"channels": ["fax"]}, "channels"),
+        ({"channels": ["whatsapp"]}, "channels"),  # a person's choice, in the roster
     ],
 )
 async def test_invalid_field_is_422_naming_it(
