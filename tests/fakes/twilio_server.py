@@ -199,11 +199,7 @@ class FakeTwilioServer:
         human who presses nothing)."""
         self._default_call = CallScript(outcome, digits)
 
-    async def calls_finished(
-        self,
-        count: int,
-        timeout: float = 5.0,
-    ) -> list[ReceivedCall]:
+    async def calls_finished(self, count: int, timeout: float = 5.0) -> list[ReceivedCall]:
         """Wait until at least `count` calls have played to the end; those calls. An
         AssertionError says what was seen if that takes longer than `timeout` seconds."""
         try:
