@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.access import Principal
 from notifier.alert_request import AlertRequest
+from notifier.channels.configured import channels_sent
 from notifier.costs import MessageCosts, Prices, amount, shown_amount
 from notifier.dispatch.pricing import Pricer
 from notifier.domain import Language
@@ -67,6 +68,7 @@ class Preview:
     cost: MessageCosts
     seconds: Seconds
     whatsapp: int = 0
+    voice: int = 0
 
 
 def language_preview(
@@ -142,7 +144,12 @@ def preview_json(preview: Preview) -> dict[str, Any]:
     """The preview as the API answers it (amounts as JSON numbers, seconds to the tenth)."""
     return {
         "recipients": preview.recipients,
-        "channels": {"sms": preview.sms, "email": preview.email, "whatsapp": preview.whatsapp},
+        "channels": {
+            "sms": preview.sms,
+            "email": preview.email,
+            "whatsapp": preview.whatsapp,
+            "voice": preview.voice,
+        },
         "unreachable": preview.unreachable,
         "languages": [
             {
@@ -178,9 +185,7 @@ async def preview_alert(
 ) -> Preview:
     """Check the request as raising would (same errors), then preview it; writes nothing."""
     await alerts.check_request(session, request, principal)
-    groups = await queries.audience_groups(
-        session, request, whatsapp=bool(settings.sms.whatsapp_from)
-    )
+    groups = await queries.audience_groups(session, request, sending=channels_sent(settings))
     languages = tuple(
         language_preview(
             templates, request, language, people, max_segments=settings.sms.max_segments
@@ -194,8 +199,8 @@ async def preview_alert(
     alike = [group for group in texted if priced_alike(prices, group.prefix or "")]
     apart = [group.prefix or "" for group in texted if not priced_alike(prices, group.prefix or "")]
     micros = sms_micros(pricer, alike, segments)
-    whatsapp = bool(settings.sms.whatsapp_from)
-    async for language, phone in queries.sms_numbers(session, request, apart, whatsapp=whatsapp):
+    sending = channels_sent(settings)
+    async for language, phone in queries.sms_numbers(session, request, apart, sending=sending):
         micros += segments[language] * pricer.segment_price(phone)
     sms, email = sum(group.sms for group in groups), sum(group.email for group in groups)
     messages = sum(group.whatsapp for group in groups)
@@ -217,6 +222,7 @@ async def preview_alert(
             sms, email, settings.sms.rate_per_second, settings.email.rate_per_second
         ),
         whatsapp=messages,
+        voice=sum(group.voice for group in groups),
     )
 
 
@@ -241,6 +247,8 @@ def preview_lines(preview: Preview, sms_rate: float, email_rate: float) -> Itera
             f"  whatsapp {preview.whatsapp} messages, "
             f"{cost.currency} {shown_amount(cost.whatsapp_micros)}"
         )
+    if preview.voice:
+        yield f"  voice  {preview.voice} calls"
     yield (
         f"  total  {cost.currency} {shown_amount(cost.total_micros)}, everyone reached in "
         f"about {preview.seconds.total:.1f} s"

@@ -113,7 +113,9 @@ def _names(payload: Mapping[str, object], field: str) -> list[str]:
     return list(names)
 
 
-OFFICER_CHANNELS: Final = {channel.value: channel for channel in (Channel.SMS, Channel.EMAIL)}
+OFFICER_CHANNELS: Final = {
+    channel.value: channel for channel in (Channel.SMS, Channel.EMAIL, Channel.VOICE)
+}
 """The channels an officer chooses; WhatsApp is a person's, in the roster: it carries their SMS."""
 
 
@@ -122,11 +124,11 @@ def _channels(payload: Mapping[str, object]) -> tuple[Channel, ...]:
         return (Channel.SMS, Channel.EMAIL)
     names = _names(payload, "channels")
     if not names:
-        raise FieldError("channels", N_("name at least one of sms, email"))
+        raise FieldError("channels", N_("name at least one of sms, email, voice"))
     chosen = tuple(OFFICER_CHANNELS.get(name.lower()) for name in names)
     if None in chosen:
         raise FieldError(
-            "channels", N_("expected sms and/or email, got %(names)s", names=str(names))
+            "channels", N_("expected sms, email and/or voice, got %(names)s", names=str(names))
         )
     return tuple(channel for channel in chosen if channel is not None)
 

@@ -226,7 +226,7 @@ def _add_alert_commands(
     command.add_argument(
         "--severity", metavar="extreme|severe|moderate|minor", help="default: severe"
     )
-    command.add_argument("--channels", metavar="sms,email", help="default: both")
+    command.add_argument("--channels", metavar="sms,email,voice", help="default: sms,email")
     command.add_argument("--kind", metavar="emergency|drill|test", help="default: emergency")
     command.add_argument(
         "--wait", action="store_true", help="show progress until every delivery is settled"

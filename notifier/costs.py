@@ -88,8 +88,9 @@ class MessageCosts:
     email_micros: int = 0
     unpriced: int = 0
     whatsapp_micros: int = 0
+    voice_micros: int = 0
 
     @property
     def total_micros(self) -> int:
-        """SMS, e-mail and WhatsApp together."""
-        return self.sms_micros + self.email_micros + self.whatsapp_micros
+        """SMS, e-mail, WhatsApp and calls together."""
+        return self.sms_micros + self.email_micros + self.whatsapp_micros + self.voice_micros

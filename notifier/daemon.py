@@ -21,8 +21,8 @@ import uvicorn
 
 from notifier.cap_feed_poller import CapFeedPoller, feeds_lock
 from notifier.channel_health import ChannelHealth
-from notifier.channels.base import EmailChannel, SmsChannel
-from notifier.channels.configured import email_channel, sms_channel
+from notifier.channels.base import EmailChannel, SmsChannel, VoiceChannel
+from notifier.channels.configured import email_channel, sms_channel, voice_channel
 from notifier.clock import Clock, SystemClock
 from notifier.dispatch.dispatcher import Dispatcher, configured_lanes
 from notifier.dispatch.escalator import Escalator
@@ -109,7 +109,9 @@ class Daemon:
                 templates = load_templates(templates_location(self.settings.messages.templates_dir))
                 email = await stack.enter_async_context(email_channel(self.settings))
                 sms = await stack.enter_async_context(sms_channel(self.settings))
-                await self._serve(database, templates, email, sms)
+                calls = voice_channel(self.settings)
+                voice = None if calls is None else await stack.enter_async_context(calls)
+                await self._serve(database, templates, email, sms, voice)
         except asyncio.CancelledError:
             if not self.interrupted:
                 raise
@@ -120,11 +122,16 @@ class Daemon:
         return 1 if self.interrupted else 0
 
     async def _serve(
-        self, database: Database, templates: Templates, email: EmailChannel, sms: SmsChannel
+        self,
+        database: Database,
+        templates: Templates,
+        email: EmailChannel,
+        sms: SmsChannel,
+        voice: VoiceChannel | None,
     ) -> None:
         settings = self.settings
         metrics = SendMetrics()
-        lanes = configured_lanes(settings, email=email, sms=sms)
+        lanes = configured_lanes(settings, email=email, sms=sms, voice=voice)
         health = ChannelHealth([lane.channel for lane in lanes])
         worker = worker_id()
         dispatcher = Dispatcher(
@@ -180,6 +187,7 @@ class Daemon:
                     self.clock,
                     dispatcher.wake,
                     alert_settings=settings.alerts,
+                    voice=voice is not None,
                 ),
                 DrillScheduler(
                     database,

@@ -31,6 +31,7 @@ class Channel(StrEnum):
     SMS = "sms"
     EMAIL = "email"
     WHATSAPP = "whatsapp"
+    VOICE = "voice"
 
 
 TEXTED: Final = frozenset({Channel.SMS, Channel.WHATSAPP})

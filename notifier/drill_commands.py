@@ -60,7 +60,7 @@ def add_commands(
         help="IANA zone; default: the stations' (required if they differ)",
     )
     command.add_argument("--groups", metavar="GROUP,…", help="only these groups of the stations")
-    command.add_argument("--channels", metavar="sms,email", help="default: both")
+    command.add_argument("--channels", metavar="sms,email,voice", help="default: sms,email")
     command.add_argument("--title", metavar="TEXT", help="default: 'Scheduled drill'")
     command.add_argument(
         "--message", metavar="TEXT", help="default: the drill text in each person's language"

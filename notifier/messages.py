@@ -19,9 +19,13 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+import structlog
+
 from notifier.domain import AlertKind, Language, Severity
 from notifier.errors import ConfigError
 from notifier.sms_length import is_gsm7, sms_length, whole_characters
+
+log = structlog.get_logger(__name__)
 
 DEFAULT_MAX_SEGMENTS = 4
 """The default of `sms.max_segments`: the most segments one alert SMS may cost."""
@@ -66,9 +70,15 @@ TEMPLATE_PLACEHOLDERS: Mapping[str, frozenset[str]] = MappingProxyType(
         "escalation.unanswered_heading": _NONE,
         "drill.title": _NONE,
         "drill.message": _NONE,
+        "voice.question": _NONE,
+        "voice.again": _NONE,
+        "voice.goodbye": _NONE,
     }
 )
 """Every template key, with the placeholders its text must use and the only ones it may."""
+LATER_KEYS: frozenset[str] = frozenset({"voice.question", "voice.again", "voice.goodbye"})
+"""Keys added after the first release: a folder of an organisation's own words written
+before them may lack them, and then has the shipped words for them (logged once)."""
 
 _BANNER_COLOURS: Mapping[Severity, str] = MappingProxyType(
     {
@@ -106,6 +116,19 @@ class AlertContent:
     messages: Mapping[str, str] = field(default_factory=dict)
 
 
+def alert_content(row: Any) -> AlertContent:
+    """The words of an alert read from the database (its code, kind, severity, title,
+    message and messages columns)."""
+    return AlertContent(
+        code=row.code,
+        kind=AlertKind(row.kind),
+        severity=Severity(row.severity),
+        title=row.title,
+        message=row.message,
+        messages=dict(row.messages or {}),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Templates:
     """The checked template strings: language → key (`sms.reply`) → text."""
@@ -136,7 +159,8 @@ def load_templates(directory: Path) -> Templates:
     strings: dict[Language, Mapping[str, str]] = {}
     for language in Language:
         path = directory / f"{language.value}.toml"
-        strings[language] = MappingProxyType(_read_language(path))
+        shipped = SHIPPED_TEMPLATES / path.name if directory != SHIPPED_TEMPLATES else None
+        strings[language] = MappingProxyType(_read_language(path, shipped))
     return Templates(strings=MappingProxyType(strings))
 
 
@@ -156,6 +180,14 @@ def render_sms(
     else:
         reply = words["sms.reply"]
     return _fit_sms(heading, _officer_text(content, language), reply, max_segments)
+
+
+def spoken_alert(templates: Templates, content: AlertContent, language: Language) -> str:
+    """What a call reads out: the heading (marker, severity, title), then the officer's text,
+    on one line (a voice reads no layout)."""
+    words = templates.strings[language]
+    heading = _heading(words, content, "sms.heading")
+    return _one_line(f"{heading}. {_officer_text(content, language)}")
 
 
 def render_email(
@@ -274,16 +306,13 @@ def _html(
     )
 
 
-def _read_language(path: Path) -> dict[str, str]:
-    try:
-        document = tomllib.loads(path.read_bytes().decode("utf-8"))
-    except FileNotFoundError:
-        raise _fault(path, "no such file") from None
-    except UnicodeDecodeError:
-        raise _fault(path, "not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as error:
-        raise _fault(path, f"not valid TOML: {error}") from None
-    values = dict(_flatten(document))
+def _read_language(path: Path, shipped: Path | None = None) -> dict[str, str]:
+    """The checked words of one file; the `LATER_KEYS` it lacks come from `shipped`."""
+    values = _read_toml(path)
+    later = sorted(LATER_KEYS - values.keys())
+    if later and shipped is not None:
+        values |= {key: _read_toml(shipped)[key] for key in later}
+        log.warning("templates_lack_later_keys", file=str(path), keys=later, taken_from="shipped")
     missing = sorted(TEMPLATE_PLACEHOLDERS.keys() - values.keys())
     if missing:
         raise _fault(path, f"missing key {missing[0]}")
@@ -327,6 +356,18 @@ def _check_placeholders(path: Path, key: str, text: str) -> None:
     absent = sorted(TEMPLATE_PLACEHOLDERS[key] - used)
     if absent:
         raise _fault(path, f"{key}: missing placeholder {{{absent[0]}}}")
+
+
+def _read_toml(path: Path) -> dict[str, object]:
+    try:
+        document = tomllib.loads(path.read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        raise _fault(path, "no such file") from None
+    except UnicodeDecodeError:
+        raise _fault(path, "not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as error:
+        raise _fault(path, f"not valid TOML: {error}") from None
+    return dict(_flatten(document))
 
 
 def _fault(path: Path, reason: str) -> ConfigError:

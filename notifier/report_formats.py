@@ -83,6 +83,7 @@ def cost_json(costs: MessageCosts) -> dict[str, Any]:
         "sms": float(amount(costs.sms_micros)),
         "email": float(amount(costs.email_micros)),
         "whatsapp": float(amount(costs.whatsapp_micros)),
+        "voice": float(amount(costs.voice_micros)),
         "total": float(amount(costs.total_micros)),
         "unpriced": costs.unpriced,
     }
@@ -97,6 +98,8 @@ def cost_text(costs: MessageCosts) -> str:
     )
     if costs.whatsapp_micros:
         text += f"; WhatsApp {shown_amount(costs.whatsapp_micros)}"
+    if costs.voice_micros:
+        text += f"; calls {shown_amount(costs.voice_micros)}"
     text += ")"
     if costs.unpriced == 1:
         text += "; 1 message sent before prices were kept is not counted"

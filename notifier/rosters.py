@@ -29,7 +29,7 @@ CHANNELS = "channels"
 OPTIONAL_ROSTER_COLUMNS = (CHANNELS,)
 """Columns a roster may have or not, CSV or JSON; without `channels`, people keep theirs."""
 _CHANNEL_NAMES = ", ".join(channel.value for channel in Channel)
-_NEEDS_PHONE = frozenset({Channel.SMS, Channel.WHATSAPP})
+_NEEDS_PHONE = frozenset({Channel.SMS, Channel.WHATSAPP, Channel.VOICE})
 
 _STATION_CODE = re.compile(r"[A-Z0-9]{2,8}")
 _GROUP_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")

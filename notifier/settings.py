@@ -106,6 +106,27 @@ class SmsSettings(Section):
         return number
 
 
+class VoiceSettings(Section):
+    """Voice calls through Twilio's Calls API, with the account of `[sms]`: each speaks the
+    alert and asks for a key, 1 safe or 2 help. Empty `from_number`: no calls."""
+
+    from_number: str = ""
+    rate_per_second: float = Field(default=1.0, gt=0, le=1000)
+    concurrency: int = Field(default=8, ge=1, le=1024)
+    ring_seconds: int = Field(default=30, ge=5, le=600)
+    machine_detection: bool = True
+    max_attempts: int = Field(default=3, ge=1, le=10)
+    retry_seconds: float = Field(default=120.0, gt=0, le=86_400)
+
+    @field_validator("from_number")
+    @classmethod
+    def _from_number_is_e164(cls, number: str) -> str:
+        number = number.strip()
+        if number and not _E164.fullmatch(number):
+            raise ValueError(f"{number!r} is not a number in E.164 form, such as +15005550006")
+        return number
+
+
 class DispatchSettings(Section):
     max_attempts: int = Field(default=5, ge=1, le=100)
     backoff_base_seconds: float = Field(default=2.0, gt=0, le=3600)
@@ -124,6 +145,9 @@ class EscalationSettings(Section):
     ack_timeout_minutes: float = Field(default=15, gt=0, le=10_080)
     focal_point_group: str = "security-focal-points"
     max_rounds: int = Field(default=2, ge=0, le=10)
+    voice_after_rounds: int = Field(default=0, ge=0, le=10)
+    """The round from which those who have not answered are also called (with
+    `voice.from_number`); 0: the last round, `max_rounds`."""
 
 
 class AlertsSettings(Section):
@@ -162,6 +186,7 @@ class CostsSettings(Section):
     sms_segment_prices: dict[str, Price] = Field(default_factory=dict)
     email_price: Price = Decimal(0)
     whatsapp_price: Price = Decimal(0)
+    voice_minute_price: Price = Decimal(0)
 
     @field_validator("currency")
     @classmethod
@@ -328,6 +353,7 @@ class Settings(Section):
     security: SecuritySettings = SecuritySettings()
     email: EmailSettings = EmailSettings()
     sms: SmsSettings = SmsSettings()
+    voice: VoiceSettings = VoiceSettings()
     dispatch: DispatchSettings = DispatchSettings()
     messages: MessagesSettings = MessagesSettings()
     escalation: EscalationSettings = EscalationSettings()

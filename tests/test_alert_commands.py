@@ -160,7 +160,7 @@ async def test_send_json_is_the_api_202_body(
         "drill",
         "dispatching",
         5,
-        {"sms": 0, "whatsapp": 0},
+        {"sms": 0, "whatsapp": 0, "voice": 0},
     )
     async with setup.database.session() as session:
         alert = await session.get(Alert, 1)
@@ -206,7 +206,7 @@ async def test_send_counts_the_audience(
         ),
         (
             ("--stations", "NBO", "--channels", "fax", *EARTHQUAKE),
-            "--channels: expected sms and/or email, got ['fax']",
+            "--channels: expected sms, email and/or voice, got ['fax']",
         ),
         (EARTHQUAKE, "--stations: name at least one station (or person)"),
         (("--stations", "N-1", *EARTHQUAKE), "--stations: 'N-1' is not a station code"),

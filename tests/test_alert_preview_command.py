@@ -72,7 +72,7 @@ async def test_preview_json_counts_prices_and_times(
     body = json.loads(out)
     assert (body["recipients"], body["channels"], body["unreachable"]) == (
         4,
-        {"sms": 4, "email": 3, "whatsapp": 0},
+        {"sms": 4, "email": 3, "whatsapp": 0, "voice": 0},
         0,
     )
     russian = next(row for row in body["languages"] if row["language"] == "ru")

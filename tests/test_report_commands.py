@@ -60,6 +60,7 @@ async def test_json_report(configured: str, capsys: pytest.CaptureFixture[str]) 
         "sms": 0,
         "email": 0,
         "whatsapp": 0,
+        "voice": 0,
         "total": 0,
         "unpriced": 0,
     }

@@ -318,7 +318,7 @@ def test_optional_column_is_absent_from_the_row_values(write_file: WriteFile) ->
     [
         (
             "P1,A,a@example.org,+254722000111,NBO,en,,fax",
-            "staff.csv:2: channels: unknown channel 'fax'; one of sms, email, whatsapp",
+            "staff.csv:2: channels: unknown channel 'fax'; one of sms, email, whatsapp, voice",
         ),
         (
             'P1,A,a@example.org,+254722000111,NBO,en,,"sms, email,SMS"',

@@ -38,6 +38,15 @@ class OutgoingSms:
     """Sent by WhatsApp to the same number, through the same Messages API."""
 
 
+@dataclass(frozen=True, slots=True)
+class OutgoingCall:
+    """One call to one E.164 number: what it says is fetched by the provider from our
+    webhook when the call is answered, for the delivery `reference`."""
+
+    to: str
+    reference: int
+
+
 MessageT_contra = TypeVar("MessageT_contra", contravariant=True)
 
 
@@ -60,3 +69,4 @@ class Channel(Protocol[MessageT_contra]):
 
 EmailChannel = Channel[OutgoingEmail]
 SmsChannel = Channel[OutgoingSms]
+VoiceChannel = Channel[OutgoingCall]

@@ -17,7 +17,7 @@ from typing import Self, TextIO
 
 import structlog
 
-from notifier.channels.base import OutgoingEmail, OutgoingSms
+from notifier.channels.base import OutgoingCall, OutgoingEmail, OutgoingSms
 
 log = structlog.get_logger(__name__)
 
@@ -94,4 +94,16 @@ class ConsoleSmsChannel(_Console):
         self.show(sms_text(message, provider_id))
         event = "whatsapp_to_console" if message.whatsapp else "sms_to_console"
         log.info(event, to=message.to, body=message.body, id=provider_id)
+        return provider_id
+
+
+class ConsoleVoiceChannel(_Console):
+    """Prints each call it would place, logs it (`call_to_console`), and accepts it; nobody
+    answers, so no answer and no status ever come back."""
+
+    async def send(self, message: OutgoingCall) -> str:
+        """Show the call; a `console-…` id."""
+        provider_id = _console_id()
+        self.show(f"----- call {provider_id} to {message.to} (delivery {message.reference})\n")
+        log.info("call_to_console", to=message.to, delivery=message.reference, id=provider_id)
         return provider_id

@@ -72,21 +72,7 @@ class TwilioSmsChannel:
         self._slots = asyncio.Semaphore(settings.concurrency)
 
     async def __aenter__(self) -> Self:
-        # Built here, in the running loop: the aiohttp session binds to it. A logger of our own,
-        # outside the logging tree, silences the SDK's INFO lines.
-        self._http = TwilioHttpClient(
-            logging.Logger("twilio.http", logging.WARNING), self._settings.timeout_seconds
-        )
-        client = Client(
-            self._settings.account_sid,
-            self._settings.auth_token.get_secret_value(),
-            http_client=self._http,
-            # An empty mapping would make the SDK read os.environ, where TWILIO_EDGE or
-            # TWILIO_REGION would rewrite the host of api_base_url; configuration is ours.
-            environment={"TWILIO_EDGE": "", "TWILIO_REGION": ""},
-        )
-        # Every Api-domain URL is `{base_url}/2010-04-01/...`, read at each request.
-        client.api.base_url = self._settings.api_base_url
+        self._http, client = twilio_client(self._settings)  # in the running loop
         self._messages = client.messages
         self._account = client.api.v2010.accounts(self._settings.account_sid)
         log.debug("sms_channel_opened", api_base_url=self._settings.api_base_url)
@@ -139,6 +125,26 @@ class TwilioSmsChannel:
             await self._account.fetch_async()
         except (TwilioException, aiohttp.ClientError, OSError, ValueError) as error:
             raise classify_failure(error) from error
+
+
+def twilio_client(settings: SmsSettings) -> tuple[TwilioHttpClient, Client]:
+    """The SDK's client of the account, on an HTTP client of its own (close it after use)."""
+    # Built in the running loop: the aiohttp session binds to it. A logger of our own,
+    # outside the logging tree, silences the SDK's INFO lines.
+    http = TwilioHttpClient(
+        logging.Logger("twilio.http", logging.WARNING), settings.timeout_seconds
+    )
+    client = Client(
+        settings.account_sid,
+        settings.auth_token.get_secret_value(),
+        http_client=http,
+        # An empty mapping would make the SDK read os.environ, where TWILIO_EDGE or
+        # TWILIO_REGION would rewrite the host of api_base_url; configuration is ours.
+        environment={"TWILIO_EDGE": "", "TWILIO_REGION": ""},
+    )
+    # Every Api-domain URL is `{base_url}/2010-04-01/...`, read at each request.
+    client.api.base_url = settings.api_base_url
+    return http, client
 
 
 REFERENCE_PARAMETER = "delivery"

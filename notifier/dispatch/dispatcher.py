@@ -20,15 +20,15 @@ import structlog
 
 from notifier.channel_health import ChannelHealth
 from notifier.channels.base import Channel as ChannelSender
-from notifier.channels.base import OutgoingEmail, OutgoingSms
+from notifier.channels.base import OutgoingCall, OutgoingEmail, OutgoingSms
 from notifier.clock import Clock
 from notifier.dispatch.lane import Job, Lane
 from notifier.dispatch.rate_limit import TokenBucket
 from notifier.dispatch.recorder import SentRecorder
 from notifier.dispatch.rendering import Addressee, AlertToSend, MessageFactory
-from notifier.domain import AlertKind, AlertStatus, Channel, Language, Purpose, Severity
+from notifier.domain import AlertStatus, Channel, Language, Purpose
 from notifier.errors import SendError, TransientSendError
-from notifier.messages import AlertContent
+from notifier.messages import alert_content
 from notifier.retry import GiveUp, Retry, RetryPolicy, after_failure
 from notifier.settings import DispatchSettings, Settings
 from notifier.store import hot_path, materialisation, outbox, unsent
@@ -47,11 +47,15 @@ SendObserver = Callable[[Channel, str, float], None]
 
 
 def configured_lanes(
-    settings: Settings, *, email: ChannelSender[Any], sms: ChannelSender[Any]
+    settings: Settings,
+    *,
+    email: ChannelSender[Any],
+    sms: ChannelSender[Any],
+    voice: ChannelSender[Any] | None = None,
 ) -> list[Lane]:
     """One lane per channel, with the concurrency and rate the configuration gives; WhatsApp
     goes through the SMS channel (Twilio's Messages API), at a rate of its own, when
-    `sms.whatsapp_from` is set."""
+    `sms.whatsapp_from` is set; calls through `voice` when given."""
     lanes = [
         Lane(Channel.SMS, sms, settings.sms.concurrency, TokenBucket(settings.sms.rate_per_second)),
         Lane(
@@ -64,6 +68,9 @@ def configured_lanes(
     if settings.sms.whatsapp_from:
         rate = TokenBucket(settings.sms.whatsapp_rate_per_second)
         lanes.append(Lane(Channel.WHATSAPP, sms, settings.sms.concurrency, rate))
+    if voice is not None:
+        calls = TokenBucket(settings.voice.rate_per_second)
+        lanes.append(Lane(Channel.VOICE, voice, settings.voice.concurrency, calls))
     return lanes
 
 
@@ -168,7 +175,7 @@ class Dispatcher:
                     alert_id=alert_id,
                     batch_size=self._settings.materialise_batch,
                     now=self._clock.now(),
-                    whatsapp=Channel.WHATSAPP in self._lanes,
+                    sending=frozenset(self._lanes),
                 )
             )
             if result.deliveries:
@@ -393,8 +400,11 @@ class Dispatcher:
         )
         return True
 
-    def _render(self, job: Job) -> OutgoingSms | OutgoingEmail:
+    def _render(self, job: Job) -> OutgoingSms | OutgoingEmail | OutgoingCall:
         delivery, person = job.delivery, job.person
+        if delivery.channel is Channel.VOICE:
+            assert person.phone is not None, "a call is made only to a person with a phone"
+            return OutgoingCall(person.phone, delivery.id)
         if delivery.channel is Channel.EMAIL:
             if delivery.purpose is not Purpose.ALERT:
                 return self._factory.notice_email(
@@ -448,15 +458,7 @@ class Dispatcher:
 def _alert_to_send(row: Any) -> AlertToSend | None:
     if row.status == AlertStatus.CANCELLED.value:
         return None
-    content = AlertContent(
-        code=row.code,
-        kind=AlertKind(row.kind),
-        severity=Severity(row.severity),
-        title=row.title,
-        message=row.message,
-        messages=dict(row.messages or {}),
-    )
-    return AlertToSend(row.id, content, row.created_at)
+    return AlertToSend(row.id, alert_content(row), row.created_at)
 
 
 _LANGUAGES = {language.value: language for language in Language}

@@ -42,7 +42,8 @@ PERIOD_SECONDS = 5.0
 
 
 class Escalator:
-    """Runs escalation rounds as they fall due."""
+    """Runs escalation rounds as they fall due; with `voice`, those who have not answered are
+    also called from round `voice_after_rounds` (the last round unless set)."""
 
     def __init__(
         self,
@@ -53,6 +54,7 @@ class Escalator:
         wake: Callable[[], None] = lambda: None,
         *,
         alert_settings: AlertsSettings | None = None,
+        voice: bool = False,
     ) -> None:
         self._database = database
         self._templates = templates
@@ -61,6 +63,8 @@ class Escalator:
         self._wake = wake
         self._timeout = timedelta(minutes=settings.ack_timeout_minutes)
         self._auto_close_hours = (alert_settings or AlertsSettings()).auto_close_hours
+        # The round from which those not answering are called too, when calls are placed.
+        self._calls_from = (settings.voice_after_rounds or settings.max_rounds) if voice else None
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Look for due rounds every few seconds until `stopping` is set.
@@ -120,8 +124,11 @@ class Escalator:
         wrote = await escalations.recipients_by_response(session, alert.id, ResponseKind.OTHER)
         tried = await escalations.channels_tried(session, alert.id)
         queued = 0
+        calling = self._calls_from is not None and round_ >= self._calls_from
         for person in silent:
             channels = resend_channels(tried.get(person.person, set()), person.reachable)
+            if calling and person.phone:
+                channels.add(Channel.VOICE)
             queued += await escalations.queue_resend(
                 session, alert.id, person.person, channels, round_, now
             )

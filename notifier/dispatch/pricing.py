@@ -14,7 +14,7 @@ from functools import lru_cache
 
 import phonenumbers
 
-from notifier.channels.base import OutgoingEmail, OutgoingSms
+from notifier.channels.base import OutgoingCall, OutgoingEmail, OutgoingSms
 from notifier.costs import MessageCost, Prices
 from notifier.sms_length import sms_length
 
@@ -22,6 +22,8 @@ NUMBERS_KEPT = 65_536
 """Numbers whose country is remembered, for calling codes shared by countries priced apart."""
 TEXTS_KEPT = 512
 """Texts whose segments are remembered (a text an alert and language; notices pass through)."""
+_UNPRICED_CALL = MessageCost(None, 0)
+"""A call is priced by its minutes when it ends (its status callback), not when placed."""
 _SHARED = -1
 """In the table of calling codes: the code's countries differ in price, parse the number."""
 
@@ -37,10 +39,12 @@ class Pricer:
         self._region_price = lru_cache(maxsize=NUMBERS_KEPT)(self._parsed_segment_price)
         self._segments: dict[str, int] = {}
 
-    def cost(self, message: OutgoingSms | OutgoingEmail) -> MessageCost:
+    def cost(self, message: OutgoingSms | OutgoingEmail | OutgoingCall) -> MessageCost:
         """What sending `message` costs."""
         if isinstance(message, OutgoingEmail):
             return self._email
+        if isinstance(message, OutgoingCall):
+            return _UNPRICED_CALL
         if message.whatsapp:
             return self._whatsapp
         segments = self.segments(message.body)

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from notifier import ack_tokens
-from notifier.channels.base import OutgoingEmail, OutgoingSms
+from notifier.channels.base import OutgoingCall, OutgoingEmail, OutgoingSms
 from notifier.costs import MessageCost, Prices
 from notifier.dispatch.pricing import Pricer
 from notifier.domain import Language
@@ -87,7 +87,7 @@ class MessageFactory:
             self._sms_cache[key] = body
         return OutgoingSms(person.phone, body, reference)
 
-    def cost(self, message: OutgoingSms | OutgoingEmail) -> MessageCost:
+    def cost(self, message: OutgoingSms | OutgoingEmail | OutgoingCall) -> MessageCost:
         """What sending `message` costs at the configured prices: its segments, its micros."""
         return self._pricer.cost(message)
 

@@ -9,7 +9,7 @@ only the numbers of a calling code shared by countries priced apart are streamed
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, and_, case, func, select
@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.alert_request import AlertRequest
 from notifier.domain import Channel, Language
-from notifier.store.materialisation import Reach, audience_condition
+from notifier.store.materialisation import BASIC, Reach, audience_condition
 from notifier.store.tables import PERSON
 
 PREFIX_LENGTH = 4
@@ -37,14 +37,15 @@ class AudienceGroup:
     email: int
     unreachable: int
     whatsapp: int = 0
+    voice: int = 0
 
 
 async def audience_groups(
-    session: AsyncSession, request: AlertRequest, *, whatsapp: bool = False
+    session: AsyncSession, request: AlertRequest, *, sending: Collection[Channel] = BASIC
 ) -> list[AudienceGroup]:
     """The people the request names, counted per language and SMS number prefix in one pass;
-    `whatsapp` when WhatsApp is sent (`Reach`)."""
-    reach = Reach(set(request.channels), whatsapp=whatsapp)
+    `sending`: the channels sent on (`Reach`)."""
+    reach = Reach(set(request.channels), sending=sending)
     sms = reach.chosen(Channel.SMS)
     # Grouped in an outer query, so that no expression with parameters is repeated in GROUP BY.
     person = (
@@ -55,6 +56,7 @@ async def audience_groups(
             _flag(sms).label("sms"),
             _flag(reach.chosen(Channel.EMAIL)).label("email"),
             _flag(reach.chosen(Channel.WHATSAPP)).label("whatsapp"),
+            _flag(reach.chosen(Channel.VOICE)).label("voice"),
         )
         .where(_audience(request))
         .subquery("audience")
@@ -68,6 +70,7 @@ async def audience_groups(
         func.sum(c.email),
         func.count() - func.sum(c.reached),
         func.sum(c.whatsapp),
+        func.sum(c.voice),
     ).group_by(c.language, c.prefix)
     return [
         AudienceGroup(
@@ -78,21 +81,26 @@ async def audience_groups(
             int(emails),
             int(none),
             int(texts),
+            int(calls),
         )
-        for language, start, people, messages, emails, none, texts in (
+        for language, start, people, messages, emails, none, texts, calls in (
             await session.execute(query)
         ).all()
     ]
 
 
 async def sms_numbers(
-    session: AsyncSession, request: AlertRequest, prefixes: Sequence[str], *, whatsapp: bool = False
+    session: AsyncSession,
+    request: AlertRequest,
+    prefixes: Sequence[str],
+    *,
+    sending: Collection[Channel] = BASIC,
 ) -> AsyncIterator[tuple[Language, str]]:
     """The language and number of each SMS the request sends to numbers of these prefixes."""
     if not prefixes:
         return
     prefix = func.substr(PERSON.c.phone, 1, PREFIX_LENGTH)
-    sms = Reach(set(request.channels), whatsapp=whatsapp).chosen(Channel.SMS)
+    sms = Reach(set(request.channels), sending=sending).chosen(Channel.SMS)
     query = select(PERSON.c.language, PERSON.c.phone).where(
         _audience(request), sms, prefix.in_(sorted(set(prefixes)))
     )

@@ -10,7 +10,7 @@ opted-out number takes no SMS, and is counted when SMS was chosen.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
@@ -37,6 +37,8 @@ from notifier.store.sending import QUEUED
 from notifier.store.sql_functions import position_in
 from notifier.store.tables import ALERT, DELIVERY, PERSON, PERSON_GROUP, RECIPIENT
 
+BASIC: Final = frozenset({Channel.SMS, Channel.EMAIL})
+"""The channels every replica sends on; WhatsApp and voice only when configured."""
 FIRST_BATCH = 100
 """People in an alert's first batch: small, so that its first messages leave sooner."""
 
@@ -62,19 +64,29 @@ async def alerts_to_materialise(session: AsyncSession) -> list[tuple[int, int]]:
 
 
 async def materialise_batch(
-    session: AsyncSession, alert_id: int, batch_size: int, now: datetime, *, whatsapp: bool = False
+    session: AsyncSession,
+    alert_id: int,
+    batch_size: int,
+    now: datetime,
+    *,
+    sending: Collection[Channel] = BASIC,
 ) -> Materialised:
     """`materialise` in an async session."""
     return await session.run_sync(
-        lambda sync: materialise(sync.connection(), alert_id, batch_size, now, whatsapp=whatsapp)
+        lambda sync: materialise(sync.connection(), alert_id, batch_size, now, sending=sending)
     )
 
 
 def materialise(
-    connection: Connection, alert_id: int, batch_size: int, now: datetime, *, whatsapp: bool = False
+    connection: Connection,
+    alert_id: int,
+    batch_size: int,
+    now: datetime,
+    *,
+    sending: Collection[Channel] = BASIC,
 ) -> Materialised:
     """Add the next `batch_size` people of the alert's audience, by person id, to the outbox;
-    `whatsapp` when this replica sends WhatsApp messages (see `Reach`).
+    `sending`: the channels this replica sends on (WhatsApp and voice when configured; `Reach`).
 
     Resumable and safe to run from several replicas: the alert's cursor moves only by
     compare-and-set, and a batch that lost the race writes nothing.
@@ -85,7 +97,7 @@ def materialise(
     if alert.materialise_cursor == 0:
         batch_size = min(batch_size, FIRST_BATCH)
     wanted = {Channel(name) for name in alert.channels}
-    reach = Reach(wanted, whatsapp=whatsapp)
+    reach = Reach(wanted, sending=sending)
     audience = and_(PERSON.c.id > alert.materialise_cursor, audience_condition(alert.audience))
     batch = (
         select(PERSON.c.id, PERSON.c.active, reach.skipped.label("skipped"), reach.any.label("any"))
@@ -132,7 +144,7 @@ def materialise(
         )
     )
     deliveries = 0
-    for channel in Channel if whatsapp else (Channel.SMS, Channel.EMAIL):  # no WhatsApp: none
+    for channel in sorted(BASIC.union(sending)):  # none on a channel not sent on
         queued = connection.execute(
             insert_ignoring_duplicates(connection, DELIVERY).from_select(
                 [
@@ -168,27 +180,37 @@ class Reach:
 
     A person's channels are those of the roster's `channels` column, in their order (none
     listed: SMS, then e-mail). The officer's SMS is carried by each of the person's texted
-    channels (SMS, WhatsApp), their e-mail by e-mail. Without WhatsApp (`whatsapp` False: no
-    `sms.whatsapp_from`), WhatsApp counts as SMS in the person's list. A channel reaches a
-    person who has its contact: a phone for SMS (not opted out) and WhatsApp, an address for
-    e-mail. If none of their channels carrying the officer's choice reaches them, the first
-    that does carries the alert: of their channels in their order, then SMS, e-mail.
+    channels (SMS, WhatsApp) and by voice if they chose it, their e-mail by e-mail, their
+    voice by a call to everyone with a phone. WhatsApp and voice are sent only when this
+    replica sends on them (`sending`); without WhatsApp, it counts as SMS in the person's
+    list. A channel reaches a person who has its contact: a phone for SMS (not opted out),
+    WhatsApp and voice, an address for e-mail. If none of their channels carrying the
+    officer's choice reaches them, the first that does carries the alert: of their channels
+    in their order, then SMS, e-mail, WhatsApp, voice.
     """
 
-    def __init__(self, wanted: set[Channel], *, whatsapp: bool = False) -> None:
+    def __init__(self, wanted: set[Channel], *, sending: Collection[Channel] = BASIC) -> None:
         has_phone = func.coalesce(PERSON.c.phone, "") != ""
         opted_out = PERSON.c.sms_opted_out
+
+        def phone_if_sent(channel: Channel) -> ColumnElement[bool]:
+            return and_(has_phone, true() if channel in sending else false())
+
         self._contact = {
             Channel.SMS: and_(has_phone, not_(opted_out)),
             Channel.EMAIL: func.coalesce(PERSON.c.email, "") != "",
-            Channel.WHATSAPP: and_(has_phone, true() if whatsapp else false()),
+            Channel.WHATSAPP: phone_if_sent(Channel.WHATSAPP),
+            Channel.VOICE: phone_if_sent(Channel.VOICE),
         }
-        rank = _ranks(whatsapp)
+        rank = _ranks(whatsapp=Channel.WHATSAPP in sending)
         self._order = {
             channel: case((rank[channel] > 0, rank[channel]), else_=_LAST + FALLBACK_ORDER[channel])
             for channel in Channel
         }
         listed = {channel: and_(self._contact[channel], rank[channel] > 0) for channel in Channel}
+        self._called = Channel.VOICE in wanted  # the officer's voice: everyone with a phone
+        if self._called:
+            listed[Channel.VOICE] = self._contact[Channel.VOICE]
         self._carrying = carrying(wanted)
         self._listed = listed
         self.any = or_(*self._contact.values())
@@ -211,19 +233,21 @@ class Reach:
 
 
 def carrying(wanted: set[Channel]) -> set[Channel]:
-    """The channels that carry what the officer chose: their SMS goes by any texted channel."""
-    return set(wanted) | (set(TEXTED) if Channel.SMS in wanted else set())
+    """The channels that carry what the officer chose: their SMS goes by any texted channel
+    and by voice (to those who chose it)."""
+    texted = set(TEXTED) | {Channel.VOICE} if Channel.SMS in wanted else set()
+    return set(wanted) | texted
 
 
-DEFAULT_RANKS: Final = {Channel.SMS: 1, Channel.EMAIL: 2, Channel.WHATSAPP: 0}
+DEFAULT_RANKS: Final = {Channel.SMS: 1, Channel.EMAIL: 2, Channel.WHATSAPP: 0, Channel.VOICE: 0}
 """Each channel's place among the channels of a person who lists none (0: not theirs)."""
-FALLBACK_ORDER: Final = {Channel.SMS: 1, Channel.EMAIL: 2, Channel.WHATSAPP: 3}
+FALLBACK_ORDER: Final = {Channel.SMS: 1, Channel.EMAIL: 2, Channel.WHATSAPP: 3, Channel.VOICE: 4}
 """After a person's own channels, the order in which the others may carry an alert."""
 _LAST = 1000
 """Past any place in a person's list (a position in a text of at most 64 characters)."""
 
 
-def _ranks(whatsapp: bool) -> dict[Channel, ColumnElement[int]]:
+def _ranks(*, whatsapp: bool) -> dict[Channel, ColumnElement[int]]:
     """Each channel's place in the person's order (a position in the text: only the order
     counts), 0 when not theirs; without WhatsApp, SMS takes its place if earlier."""
     listed = PERSON.c.channels

@@ -95,6 +95,7 @@ async def message_costs(session: AsyncSession, alert_id: int, currency: str) -> 
     sms_segments, sms_micros, sms_unpriced = rows.get(Channel.SMS.value, (0, 0, 0))
     _, email_micros, email_unpriced = rows.get(Channel.EMAIL.value, (0, 0, 0))
     _, whatsapp_micros, whatsapp_unpriced = rows.get(Channel.WHATSAPP.value, (0, 0, 0))
+    _, voice_micros, _ = rows.get(Channel.VOICE.value, (0, 0, 0))  # priced when a call ends
     return MessageCosts(
         currency=currency,
         sms_segments=int(sms_segments or 0),
@@ -102,6 +103,7 @@ async def message_costs(session: AsyncSession, alert_id: int, currency: str) -> 
         email_micros=int(email_micros or 0),
         unpriced=int(sms_unpriced) + int(email_unpriced) + int(whatsapp_unpriced),
         whatsapp_micros=int(whatsapp_micros or 0),
+        voice_micros=int(voice_micros or 0),
     )
 
 

@@ -33,6 +33,7 @@ from notifier.web import (
     preview_api,
     reports_api,
     stations_api,
+    voice_webhooks,
 )
 from notifier.web.bounded_body import API_PREFIX, BodyLimit
 from notifier.web.errors import EXCEPTION_HANDLERS
@@ -64,6 +65,7 @@ def create_app(
         Route("/metrics", metrics_route, methods=["GET"]),
         Route("/webhooks/twilio/status", twilio_status, methods=["POST"]),
         *inbound_sms.ROUTES,
+        *voice_webhooks.ROUTES,
         *ack_pages.ROUTES,
         *preview_api.ROUTES,
         *api.ROUTES,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from notifier.alert_request import MAX_MESSAGE, MAX_NAMES, MAX_TITLE
+from notifier.alert_request import MAX_MESSAGE, MAX_NAMES, MAX_TITLE, OFFICER_CHANNELS
 from notifier.cron import MAX_EXPRESSION
 from notifier.domain import AlertKind, AlertStatus, Channel, Language, ResponseKind, Severity
 from notifier.drill_request import MAX_NAME
@@ -36,6 +36,10 @@ def nullable(schema: Schema) -> Schema:
 def counts() -> Schema:
     """An object of names to whole numbers."""
     return {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}}
+
+
+_OFFICER_CHANNELS: Schema = {"type": "string", "enum": list(OFFICER_CHANNELS)}
+"""The channels an officer names (WhatsApp is a person's choice, in the roster)."""
 
 
 def _enum(members: type[Any]) -> Schema:
@@ -80,7 +84,7 @@ def alert_request() -> Schema:
             "stations": _names(_STATION),
             "groups": _names(_GROUP),
             "people": _names(_PERSON),
-            "channels": _names(_enum(Channel), least=1),
+            "channels": _names(_OFFICER_CHANNELS, least=1),
             "messages": nullable(
                 {
                     "type": "object",
@@ -104,7 +108,7 @@ def drill_request() -> Schema:
             "cron": {"type": "string", "minLength": 1, "maxLength": MAX_EXPRESSION},
             "timezone": nullable({"type": "string", "description": "an IANA time zone name"}),
             "groups": _names(_GROUP),
-            "channels": _names(_enum(Channel), least=1),
+            "channels": _names(_OFFICER_CHANNELS, least=1),
             "title": nullable({"type": "string", "maxLength": MAX_TITLE}),
             "message": nullable({"type": "string", "maxLength": MAX_MESSAGE}),
         },
@@ -148,7 +152,7 @@ def preview() -> Schema:
     return obj(
         {
             "recipients": _COUNT,
-            "channels": obj({"sms": _COUNT, "email": _COUNT, "whatsapp": _COUNT}),
+            "channels": obj({"sms": _COUNT, "email": _COUNT, "whatsapp": _COUNT, "voice": _COUNT}),
             "unreachable": _COUNT,
             "languages": {"type": "array", "items": language},
             "cost": {"allOf": [figures, obj({"currency": _STRING, "whatsapp": _NUMBER})]},
@@ -273,6 +277,7 @@ def report() -> Schema:
             "sms": _NUMBER,
             "email": _NUMBER,
             "whatsapp": _NUMBER,
+            "voice": _NUMBER,
             "total": _NUMBER,
             "unpriced": _COUNT,
         }

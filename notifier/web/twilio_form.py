@@ -109,3 +109,46 @@ def _single(form: Form, name: str) -> str:
     if len(values) > 1:
         raise TwilioFormError(f"{name} must be given once")
     return values[0] if values else ""
+
+
+CALL_SID = re.compile(r"CA[0-9a-fA-F]{32}")
+DIGITS = re.compile(r"[0-9*#]{1,20}")
+DURATION = re.compile(r"[0-9]{1,6}")
+CALL_STATUSES = frozenset(
+    {"queued", "initiated", "ringing", "in-progress", "completed", "busy", "no-answer"}
+    | {"failed", "canceled"}
+)
+"""Twilio's call states, as its callbacks spell them."""
+ANSWERED_BY = re.compile(r"[a-z_]{1,32}")
+
+
+@dataclass(frozen=True, slots=True)
+class CallReport:
+    """What a call webhook says: which call, who answered (`human`, `machine_…`, `fax`,
+    `unknown`; empty without machine detection), the key pressed, and how the call ended."""
+
+    sid: str
+    answered_by: str = ""
+    digits: str = ""
+    status: str = ""
+    duration: int = 0
+
+    @property
+    def machine(self) -> bool:
+        """Whether a machine answered: it gets the alert, and no question."""
+        return self.answered_by.startswith("machine") or self.answered_by == "fax"
+
+
+def call_report(form: Form) -> CallReport:
+    """A call webhook's fields; TwilioFormError naming the first one missing or malformed."""
+    sid = _required(form, "CallSid", CALL_SID, "CA and 32 hex digits")
+    status = _single(form, "CallStatus").lower()
+    if status and status not in CALL_STATUSES:
+        raise TwilioFormError("CallStatus must be one of Twilio's call states")
+    return CallReport(
+        sid,
+        answered_by=_optional(form, "AnsweredBy", ANSWERED_BY, "who answered"),
+        digits=_optional(form, "Digits", DIGITS, "the keys pressed"),
+        status=status,
+        duration=int(_optional(form, "CallDuration", DURATION, "seconds") or 0),
+    )

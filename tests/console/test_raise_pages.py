@@ -278,7 +278,7 @@ async def test_a_bad_field_shows_the_form_again_with_its_values(raising: Raising
     )
     assert response.status_code == 422
     page = response.text
-    assert 'id="problem-channels">name at least one of sms, email</p>' in page
+    assert 'id="problem-channels">name at least one of sms, email, voice</p>' in page
     assert 'value="Monthly drill"' in page
     assert ">This is a drill.\nReply 1 if you are safe.</textarea>" in page
     assert ">Exercice</textarea>" in page

@@ -108,7 +108,7 @@ async def test_zone_is_required_when_the_stations_differ(seeded: Database) -> No
         ({"cron": "0 10 * * 9"}, "cron", "day of week '9'"),
         ({"timezone": "Mars/Olympus"}, "timezone", "unknown time zone 'Mars/Olympus'"),
         ({"name": "two words"}, "name", "expected 1 to 100"),
-        ({"channels": ["fax"]}, "channels", "expected sms and/or email"),
+        ({"channels": ["fax"]}, "channels", "expected sms, email and/or voice"),
     ],
 )
 async def test_bad_requests_name_the_field(

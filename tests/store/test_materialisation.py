@@ -106,6 +106,7 @@ async def test_each_person_is_reached_on_the_channels_the_rule_gives(
 CHOOSERS = [
     ("PLAIN", "", False),  # none listed: SMS and e-mail
     ("CHAT", "whatsapp,email", False),
+    ("CALLME", "voice,email", False),
     ("CHATONLY", "whatsapp", False),
     ("MAILONLY", "email", False),
     ("TEXTFIRST", "sms,whatsapp", False),
@@ -115,7 +116,7 @@ CHOOSERS = [
 
 
 async def _channels_reached(
-    database: Database, chosen: tuple[Channel, ...], *, whatsapp: bool
+    database: Database, chosen: tuple[Channel, ...], *, whatsapp: bool, voice: bool = False
 ) -> dict[str, set[str]]:
     """Materialise an alert on `chosen` for the CHOOSERS; the channels each person got."""
     await seed(
@@ -138,10 +139,12 @@ async def _channels_reached(
             Principal("officer", Role.ADMIN),
         )
         assert alert.id is not None
-        done = await materialisation.materialise_batch(session, alert.id, 3, NOW, whatsapp=whatsapp)
+        sending = materialisation.BASIC | ({Channel.WHATSAPP} if whatsapp else set())
+        sending |= {Channel.VOICE} if voice else set()
+        done = await materialisation.materialise_batch(session, alert.id, 3, NOW, sending=sending)
         while not done.finished:
             done = await materialisation.materialise_batch(
-                session, alert.id, 3, NOW, whatsapp=whatsapp
+                session, alert.id, 3, NOW, sending=sending
             )
         rows = await session.execute(
             select(PERSON.c.person_id, DELIVERY.c.channel).join(
@@ -165,6 +168,7 @@ async def _channels_reached(
                 "CHAT": {"whatsapp", "email"},
                 "CHATONLY": {"whatsapp"},
                 "MAILONLY": {"email"},
+                "CALLME": {"email"},  # no calls placed here
                 "TEXTFIRST": {"sms", "whatsapp"},
                 "STOPPED": {"email"},
                 "STOPCHAT": {"whatsapp"},  # the opt-out is SMS's alone
@@ -177,7 +181,10 @@ async def _channels_reached(
                 "PLAIN": {"sms"},
                 "CHAT": {"whatsapp"},
                 "CHATONLY": {"whatsapp"},
-                "MAILONLY": {"email"},  # their one channel carries nothing chosen: it falls back
+                "MAILONLY": {"email"},
+                "CALLME": {
+                    "email"
+                },  # no calls placed here  # their one channel carries nothing chosen: it falls back
                 "TEXTFIRST": {"sms", "whatsapp"},
                 "STOPPED": {"email"},
                 "STOPCHAT": {"whatsapp"},
@@ -191,6 +198,7 @@ async def _channels_reached(
                 "CHAT": {"email"},
                 "CHATONLY": {"whatsapp"},  # the first of their own channels that reaches them
                 "MAILONLY": {"email"},
+                "CALLME": {"email"},  # no calls placed here
                 "TEXTFIRST": {"sms"},  # their order: SMS before WhatsApp
                 "STOPPED": {"email"},
                 "STOPCHAT": {"whatsapp"},  # SMS first, but opted out
@@ -204,6 +212,7 @@ async def _channels_reached(
                 "CHAT": {"sms", "email"},
                 "CHATONLY": {"sms"},
                 "MAILONLY": {"email"},
+                "CALLME": {"email"},  # no calls placed here
                 "TEXTFIRST": {"sms"},
                 "STOPPED": {"email"},
                 "STOPCHAT": {"email"},  # none of their own reaches them: e-mail, the last resort
@@ -220,3 +229,17 @@ async def test_the_persons_channels_in_their_order(
 ) -> None:
     got = await _channels_reached(database, chosen, whatsapp=whatsapp)
     assert got == {person: channels for person, channels in expected.items() if channels}
+
+
+async def test_an_officers_call_goes_to_everyone_with_a_phone(database: Database) -> None:
+    """Voice chosen by the officer calls everyone with a phone, an SMS opt-out or not."""
+    got = await _channels_reached(database, (Channel.VOICE,), whatsapp=True, voice=True)
+    assert {person: channels for person, channels in got.items()} == {
+        person: {"voice"} for person, *_ in CHOOSERS
+    }
+
+
+async def test_who_lists_voice_is_called_for_an_officers_sms(database: Database) -> None:
+    got = await _channels_reached(database, (SMS, EMAIL), whatsapp=True, voice=True)
+    assert got["CALLME"] == {"voice", "email"}
+    assert got["PLAIN"] == {"sms", "email"}

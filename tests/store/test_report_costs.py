@@ -92,6 +92,7 @@ async def test_the_cost_of_sms_to_two_countries_is_exact(database: Database) -> 
         "sms": 0.338,
         "email": 0.0009,
         "whatsapp": 0.0,
+        "voice": 0.0,
         "total": 0.3389,
         "unpriced": 2,
     }

@@ -26,6 +26,7 @@ async def test_report_of_known_answers_gives_exact_figures(database: Database) -
         "sms": {"sent": 8, "delivered": 8, "failed": 2},
         "email": {"sent": 11, "delivered": 0, "failed": 1},
         "whatsapp": {"sent": 0, "delivered": 0, "failed": 0},
+        "voice": {"sent": 0, "delivered": 0, "failed": 0},
         "any": 11,
     }
     assert (body["acknowledged"], body["acknowledged_percent"]) == (9, 75.0)
@@ -63,6 +64,7 @@ async def test_report_of_known_answers_gives_exact_figures(database: Database) -
         "sms": 0,
         "email": 0,
         "whatsapp": 0,
+        "voice": 0,
         "total": 0,
         "unpriced": 0,
     }

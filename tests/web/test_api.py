@@ -288,7 +288,7 @@ async def test_alert_shows_counts_per_channel_and_answers(api: Api) -> None:
     assert body["recipients"] == NBO_ACTIVE
     assert body["acknowledged"] == 2
     assert body["responses"] == {"safe": 1, "help": 1, "other": 0}
-    assert set(body["channels"]) == {"sms", "email", "whatsapp"}
+    assert set(body["channels"]) == {"sms", "email", "whatsapp", "voice"}
     sms, email = body["channels"]["sms"], body["channels"]["email"]
     assert set(sms) >= {"queued", "sent", "delivered", "failed"}
     assert set(email) >= {"queued", "sent", "delivered", "failed"}
@@ -535,7 +535,7 @@ async def test_fallback_counts_who_gets_the_channel_not_chosen(api: Api) -> None
     assert body["fallback"] == {"email": 1}
     assert body["channels"]["email"]["queued"] == 1
     response = await api.post(ALERTS, api.admin, EARTHQUAKE | {"channels": ["email"]})
-    assert response.json()["fallback"] == {"sms": 1, "whatsapp": 0}
+    assert response.json()["fallback"] == {"sms": 1, "whatsapp": 0, "voice": 0}
     response = await api.post(ALERTS, api.admin, EARTHQUAKE)
     assert response.json()["fallback"] == {}
 

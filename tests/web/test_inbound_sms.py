@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from notifier.access import Principal
 from notifier.alert_request import AlertRequest
-from notifier.domain import Role
+from notifier.domain import Channel, Role
 from notifier.settings import load_settings
 from notifier.store import alerts, materialisation, outbox
 from notifier.store.engine import Database
@@ -76,7 +76,13 @@ class Inbound:
         while not finished:
             async with self.database.session() as session:
                 batch = await materialisation.materialise_batch(
-                    session, alert.id, 1000, self.clock.now(), whatsapp=whatsapp
+                    session,
+                    alert.id,
+                    1000,
+                    self.clock.now(),
+                    sending={Channel.SMS, Channel.EMAIL, Channel.WHATSAPP}
+                    if whatsapp
+                    else materialisation.BASIC,
                 )
             finished = batch.finished
         self.clock.at += timedelta(minutes=1)

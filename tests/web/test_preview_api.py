@@ -105,6 +105,7 @@ async def test_preview_counts_people_per_channel_and_language(site: Site) -> Non
         "sms": 4,
         "email": 4,
         "whatsapp": 0,
+        "voice": 0,
     }  # N00000, N00001, A1 both; A2 SMS; F1 mail
     languages = _by_language(body)
     assert [row["language"] for row in body["languages"]] == ["ar", "en", "fr"]
@@ -137,8 +138,14 @@ async def test_preview_counts_people_per_channel_and_language(site: Site) -> Non
 @pytest.mark.parametrize(
     ("channels", "expected"),
     [
-        (["sms"], {"sms": 4, "email": 1, "whatsapp": 0}),  # F1 has no phone: e-mail carries it
-        (["email"], {"sms": 1, "email": 4, "whatsapp": 0}),  # A2 has no address: SMS carries it
+        (
+            ["sms"],
+            {"sms": 4, "email": 1, "whatsapp": 0, "voice": 0},
+        ),  # F1 has no phone: e-mail carries it
+        (
+            ["email"],
+            {"sms": 1, "email": 4, "whatsapp": 0, "voice": 0},
+        ),  # A2 has no address: SMS carries it
     ],
 )
 async def test_the_other_channel_carries_the_alert_to_those_the_chosen_one_cannot_reach(
@@ -204,6 +211,9 @@ async def test_officer_of_the_other_station_previews_their_own(site: Site) -> No
     response = await site.post(PREVIEW, site.gva_officer, EARTHQUAKE | {"stations": ["GVA"]})
     assert response.status_code == 200, response.text
     body = response.json()
-    assert (body["recipients"], body["channels"]) == (1, {"sms": 1, "email": 1, "whatsapp": 0})
+    assert (body["recipients"], body["channels"]) == (
+        1,
+        {"sms": 1, "email": 1, "whatsapp": 0, "voice": 0},
+    )
     segments = body["languages"][0]["sms"]["segments"]
     assert body["cost"]["sms"] == float(Decimal("0.08") * segments)

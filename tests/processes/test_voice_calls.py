@@ -1,0 +1,165 @@
+"""`notifier serve` calling those who have not answered, against the Twilio-compatible server
+playing each call: keys recorded, machines told without a question, busy lines called again."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import httpx
+from sqlalchemy import select
+from twilio.request_validator import RequestValidator
+
+from notifier.access import Principal
+from notifier.alert_request import AlertRequest
+from notifier.domain import Role
+from notifier.store import alerts, schema
+from notifier.store.engine import Database
+from notifier.store.tables import DELIVERY, PERSON, RECIPIENT, RESPONSE
+from tests.fakes.smtp_server import FakeSmtpServer
+from tests.fakes.twilio_calls import Outcome, ReceivedCall
+from tests.fakes.twilio_server import FakeTwilioServer
+from tests.processes.daemons import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    daemon_environment,
+    free_port,
+    start_daemon,
+    stop,
+    wait_healthy,
+)
+from tests.seeding import seed
+
+LANGUAGES = ("en", "fr", "es", "ru", "zh", "ar", "en")
+VOICES = {"en": "Polly.Joanna", "fr": "Polly.Lea", "es": "Polly.Lucia", "ru": "Polly.Tatyana"}
+VOICES |= {"zh": "Polly.Zhiyu", "ar": "Polly.Zeina"}
+
+
+def phone(index: int) -> str:
+    return f"+2547340000{index:02d}"
+
+
+async def _answer_by_sms(port: int, index: int) -> None:
+    """Person `index` replies 1 by SMS, as Twilio posts it to the daemon, signed."""
+    url = f"http://127.0.0.1:{port}/webhooks/twilio/sms"
+    form = {
+        "AccountSid": ACCOUNT_SID,
+        "MessageSid": f"SM{index:032x}",
+        "From": phone(index),
+        "To": "+15005550006",
+        "Body": "1",
+    }
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(url, form)
+    async with httpx.AsyncClient() as client:
+        response = await client.post(url, data=form, headers={"X-Twilio-Signature": signature})
+    assert response.status_code == 200
+
+
+async def test_those_who_do_not_answer_are_called_and_their_keys_recorded(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'notifier.db'}"
+    rows = [
+        f"P{i},Person {i},p{i}@example.org,{phone(i)},NBO,{language},"
+        for i, language in enumerate(LANGUAGES)
+    ]
+    async with Database.open(url) as database:
+        await schema.upgrade(database)
+        await seed(database, rows)
+        async with (
+            FakeSmtpServer() as smtp,
+            FakeTwilioServer(ACCOUNT_SID, AUTH_TOKEN) as twilio,
+        ):
+            twilio.answer_calls(phone(1), Outcome.HUMAN, digits="1")
+            twilio.answer_calls(phone(2), Outcome.HUMAN, digits="2")
+            twilio.answer_calls(phone(3), Outcome.MACHINE)
+            twilio.answer_calls(phone(4), Outcome.BUSY)
+            twilio.answer_calls(phone(5), Outcome.NO_ANSWER)
+            # P6 answers and presses nothing; P0 answers by SMS first and is never called.
+            port = free_port()
+            env = daemon_environment(
+                url,
+                smtp.port,
+                twilio.base_url,
+                port,
+                NOTIFIER_VOICE__FROM_NUMBER="+15005550007",
+                NOTIFIER_VOICE__RATE_PER_SECOND="50",
+                NOTIFIER_VOICE__MAX_ATTEMPTS="2",
+                NOTIFIER_VOICE__RETRY_SECONDS="0.5",
+                NOTIFIER_ESCALATION__ACK_TIMEOUT_MINUTES="0.05",
+                NOTIFIER_ESCALATION__MAX_ROUNDS="1",
+            )
+            log = tmp_path / "daemon.log"
+            daemon = start_daemon(env, log)
+            try:
+                await wait_healthy(daemon, port, log)
+                async with database.session() as session:
+                    request = AlertRequest("Earthquake", "Leave now.", stations=("NBO",))
+                    alert = await alerts.create_alert(session, request, Principal("o", Role.ADMIN))
+                deadline = time.monotonic() + 30
+                while len(twilio.messages) < len(LANGUAGES) and time.monotonic() < deadline:
+                    await asyncio.sleep(0.1)
+                await _answer_by_sms(port, 0)
+                # Round 1, 3 s after the alert: six people called, P4 and P5 twice.
+                finished = await twilio.calls_finished(8, timeout=40)
+                await asyncio.sleep(0.5)  # the last status callbacks recorded
+            finally:
+                stop(daemon)
+        called: dict[str, list[ReceivedCall]] = {}
+        for call in finished:
+            called.setdefault(call.to, []).append(call)
+        assert phone(0) not in called
+        assert {number: len(each) for number, each in called.items()} == {
+            phone(1): 1,
+            phone(2): 1,
+            phone(3): 1,
+            phone(4): 2,
+            phone(5): 2,
+            phone(6): 1,
+        }
+        for index in (1, 2, 3, 6):
+            [call] = called[phone(index)]
+            voices = {said.voice for said in call.heard}
+            assert voices == {VOICES[LANGUAGES[index]]}, index
+            assert "Leave now." in call.heard[0].text
+        machine = called[phone(3)][0]
+        question = "Press 1 if you are safe. Press 2 if you need help."
+        assert question not in machine.heard_texts
+        assert question in called[phone(6)][0].heard_texts
+        assert alert.id is not None
+        async with database.session() as session:
+            answers = dict(
+                (
+                    await session.execute(
+                        select(PERSON.c.person_id, RECIPIENT.c.response)
+                        .join(PERSON, PERSON.c.id == RECIPIENT.c.person)
+                        .where(RECIPIENT.c.alert_id == alert.id)
+                    )
+                ).all()
+            )
+            by_voice = (
+                (
+                    await session.execute(
+                        select(RESPONSE.c.kind).where(RESPONSE.c.channel == "voice")
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            busy = (
+                await session.execute(
+                    select(DELIVERY.c.status, DELIVERY.c.attempts)
+                    .join(PERSON, PERSON.c.id == DELIVERY.c.person)
+                    .where(PERSON.c.person_id == "P4", DELIVERY.c.channel == "voice")
+                )
+            ).one()
+    assert answers == {
+        "P0": "safe",
+        "P1": "safe",
+        "P2": "help",
+        "P3": None,
+        "P4": None,
+        "P5": None,
+        "P6": None,
+    }
+    assert sorted(by_voice) == ["help", "safe"]
+    assert tuple(busy) == ("failed", 2)
