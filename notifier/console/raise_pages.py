@@ -174,6 +174,7 @@ async def _form(
         **responding.user_context(user),
         values=values,
         stations=stations,
+        calls=bool(request.app.state.settings.voice.from_number),
         too_large=too_large,
         errors={} if error is None else {error.field: error.wording or error.reason},
     )

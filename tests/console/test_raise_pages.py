@@ -15,7 +15,7 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlmodel import col
 
-from notifier.settings import HttpSettings, SecuritySettings, Settings
+from notifier.settings import HttpSettings, SecuritySettings, Settings, VoiceSettings
 from notifier.sms_length import sms_length
 from notifier.store.engine import Database
 from notifier.store.tables import Alert, AuditEntry
@@ -412,3 +412,22 @@ async def test_a_forged_submission_value_is_refused(raising: Raising) -> None:
     refused = await raising.post("/alerts/new", session, fields)
     assert refused.status_code == 422
     assert await raising.alerts() == []
+
+
+async def test_calls_are_offered_only_when_they_are_placed(database: Database) -> None:
+    """Without `voice.from_number` the form offers SMS and e-mail; with it, a voice call."""
+    async with console_on(database) as console:
+        for number, offered in (("", False), ("+15005550007", True)):
+            settings = Settings(
+                http=HttpSettings(public_url="http://127.0.0.1:8080"),
+                security=SecuritySettings(secret_key=SecretStr(SECRET)),
+                voice=VoiceSettings(from_number=number),
+            )
+            app = create_app(database, settings, clock=console.clock)
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                page = dataclasses.replace(console, client=client)
+                form = await page.get("/alerts/new", await page.sign_in(page.nbo_officer))
+            channels = re.findall(r'name="channels" value="(\w+)"', form.text)
+            assert channels == (["sms", "email", "voice"] if offered else ["sms", "email"])
+            assert ("Voice call" in form.text) is offered

@@ -31,13 +31,21 @@ from tests.processes.daemons import (
 )
 from tests.seeding import seed
 
-LANGUAGES = ("en", "fr", "es", "ru", "zh", "ar", "en")
+PEOPLE = 200
+SCRIPTED = ("en", "fr", "es", "ru", "zh", "ar", "en")
+"""The languages of P0 to P6, whose calls are scripted one by one; the others' cycle."""
+LANGUAGES = SCRIPTED + tuple(SCRIPTED[i % 6] for i in range(PEOPLE - len(SCRIPTED)))
 VOICES = {"en": "Polly.Joanna", "fr": "Polly.Lea", "es": "Polly.Lucia", "ru": "Polly.Tatyana"}
 VOICES |= {"zh": "Polly.Zhiyu", "ar": "Polly.Zeina"}
 
 
 def phone(index: int) -> str:
-    return f"+2547340000{index:02d}"
+    return f"+254734000{index:03d}"
+
+
+def keys_of(index: int) -> str | None:
+    """What person `index` (from P7) presses: 1, 2 or nothing, in turn."""
+    return ("1", "2", None)[index % 3]
 
 
 async def _answer_by_sms(port: int, index: int) -> None:
@@ -75,6 +83,8 @@ async def test_those_who_do_not_answer_are_called_and_their_keys_recorded(tmp_pa
             twilio.answer_calls(phone(4), Outcome.BUSY)
             twilio.answer_calls(phone(5), Outcome.NO_ANSWER)
             # P6 answers and presses nothing; P0 answers by SMS first and is never called.
+            for index in range(len(SCRIPTED), PEOPLE):
+                twilio.answer_calls(phone(index), Outcome.HUMAN, digits=keys_of(index))
             port = free_port()
             env = daemon_environment(
                 url,
@@ -82,7 +92,8 @@ async def test_those_who_do_not_answer_are_called_and_their_keys_recorded(tmp_pa
                 twilio.base_url,
                 port,
                 NOTIFIER_VOICE__FROM_NUMBER="+15005550007",
-                NOTIFIER_VOICE__RATE_PER_SECOND="50",
+                NOTIFIER_VOICE__RATE_PER_SECOND="200",
+                NOTIFIER_VOICE__CONCURRENCY="16",
                 NOTIFIER_VOICE__MAX_ATTEMPTS="2",
                 NOTIFIER_VOICE__RETRY_SECONDS="0.5",
                 NOTIFIER_ESCALATION__ACK_TIMEOUT_MINUTES="0.05",
@@ -96,11 +107,11 @@ async def test_those_who_do_not_answer_are_called_and_their_keys_recorded(tmp_pa
                     request = AlertRequest("Earthquake", "Leave now.", stations=("NBO",))
                     alert = await alerts.create_alert(session, request, Principal("o", Role.ADMIN))
                 deadline = time.monotonic() + 30
-                while len(twilio.messages) < len(LANGUAGES) and time.monotonic() < deadline:
+                while len(twilio.messages) < PEOPLE and time.monotonic() < deadline:
                     await asyncio.sleep(0.1)
                 await _answer_by_sms(port, 0)
-                # Round 1, 3 s after the alert: six people called, P4 and P5 twice.
-                finished = await twilio.calls_finished(8, timeout=40)
+                # Round 1, 3 s after the alert: all but P0 called, P4 and P5 twice.
+                finished = await twilio.calls_finished(PEOPLE - 1 + 2, timeout=90)
                 await asyncio.sleep(0.5)  # the last status callbacks recorded
             finally:
                 stop(daemon)
@@ -109,14 +120,9 @@ async def test_those_who_do_not_answer_are_called_and_their_keys_recorded(tmp_pa
             called.setdefault(call.to, []).append(call)
         assert phone(0) not in called
         assert {number: len(each) for number, each in called.items()} == {
-            phone(1): 1,
-            phone(2): 1,
-            phone(3): 1,
-            phone(4): 2,
-            phone(5): 2,
-            phone(6): 1,
+            phone(i): 2 if i in (4, 5) else 1 for i in range(1, PEOPLE)
         }
-        for index in (1, 2, 3, 6):
+        for index in (1, 2, 3, 6, *range(len(SCRIPTED), PEOPLE)):
             [call] = called[phone(index)]
             voices = {said.voice for said in call.heard}
             assert voices == {VOICES[LANGUAGES[index]]}, index
@@ -152,14 +158,10 @@ async def test_those_who_do_not_answer_are_called_and_their_keys_recorded(tmp_pa
                     .where(PERSON.c.person_id == "P4", DELIVERY.c.channel == "voice")
                 )
             ).one()
-    assert answers == {
-        "P0": "safe",
-        "P1": "safe",
-        "P2": "help",
-        "P3": None,
-        "P4": None,
-        "P5": None,
-        "P6": None,
-    }
-    assert sorted(by_voice) == ["help", "safe"]
+    keyed: dict[str | None, str | None] = {"1": "safe", "2": "help", None: None}
+    expected: dict[str, str | None] = {"P0": "safe", "P1": "safe", "P2": "help"}
+    expected |= {f"P{i}": keyed[keys_of(i)] for i in range(len(SCRIPTED), PEOPLE)}
+    assert answers == {f"P{i}": expected.get(f"P{i}") for i in range(PEOPLE)}
+    called_answers = [kind for person, kind in expected.items() if kind and person != "P0"]
+    assert sorted(by_voice) == sorted(called_answers)
     assert tuple(busy) == ("failed", 2)
