@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
@@ -20,6 +22,7 @@ from notifier.store.tables import DELIVERY, PERSON, RECIPIENT, RESPONSE
 from tests.fakes.smtp_server import FakeSmtpServer
 from tests.fakes.twilio_calls import Outcome, ReceivedCall
 from tests.fakes.twilio_server import FakeTwilioServer
+from tests.postgres import throwaway_database
 from tests.processes.daemons import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -64,8 +67,20 @@ async def _answer_by_sms(port: int, index: int) -> None:
     assert response.status_code == 200
 
 
-async def test_those_who_do_not_answer_are_called_and_their_keys_recorded(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'notifier.db'}"
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A database of the daemon's own: a SQLite file, or a throwaway PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'notifier.db'}"
+        return
+    async with throwaway_database(request.getfixturevalue("postgres_url"), "notifier_voice") as url:
+        yield url
+
+
+async def test_those_who_do_not_answer_are_called_and_their_keys_recorded(
+    database_url: str, tmp_path: Path
+) -> None:
+    url = database_url
     rows = [
         f"P{i},Person {i},p{i}@example.org,{phone(i)},NBO,{language},"
         for i, language in enumerate(LANGUAGES)
