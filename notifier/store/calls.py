@@ -83,17 +83,6 @@ async def call_target(session: AsyncSession, delivery_id: int) -> CallTarget | N
     )
 
 
-async def being_placed(session: AsyncSession, delivery_id: int) -> bool:
-    """Whether the call is being placed: Twilio may tell how it ended before it is recorded
-    as placed (a busy line answers at once)."""
-    status = await session.scalar(
-        select(DELIVERY.c.status).where(
-            DELIVERY.c.id == delivery_id, DELIVERY.c.channel == Channel.VOICE.value
-        )
-    )
-    return status == DeliveryStatus.SENDING.value
-
-
 async def record_call_end(
     session: AsyncSession,
     delivery_id: int,

@@ -189,6 +189,13 @@ FAIL_OVER: Final = {
 not be delivered (no WhatsApp on that number) goes by SMS, else by e-mail."""
 
 
+async def being_sent(session: AsyncSession, delivery_id: int) -> bool:
+    """Whether the delivery is being sent: its provider may report on it (a failure, a busy
+    line) before its acceptance is recorded."""
+    status = await session.scalar(select(DELIVERY.c.status).where(DELIVERY.c.id == delivery_id))
+    return status == SENDING
+
+
 async def reopen(session: AsyncSession, alert_id: int) -> None:
     """A dispatched alert with deliveries queued again is dispatching until they settle."""
     await session.execute(

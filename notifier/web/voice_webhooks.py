@@ -11,13 +11,11 @@ how the call ended.
 - `POST /webhooks/twilio/voice/status?delivery=ID`: a completed call is delivered and priced
   by the minute; busy, no answer and failed are called again later, up to
   `voice.max_attempts` calls (`notifier.store.calls.record_call_end`). A busy line may be
-  told before the call is recorded as placed: the callback waits for it, a few seconds.
+  told before the call is recorded as placed: the callback waits for it (`once_sent`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
 from datetime import timedelta
 
 import structlog
@@ -38,13 +36,11 @@ from notifier.store.engine import Database
 from notifier.store.responses import Answer, Outcome
 from notifier.voice_script import ask_again, call_script, hang_up, said
 from notifier.web.twilio_form import CallReport, TwilioFormError, call_report
-from notifier.web.webhooks import forged, malformed, signed_form
+from notifier.web.webhooks import forged, malformed, once_sent, signed_form
 
 log = structlog.get_logger(__name__)
 
 TWIML = "application/xml"
-PLACING_WAIT_SECONDS = 5.0
-"""How long the end of a call told before the call is recorded as placed waits for it."""
 KEYS = {"1": ResponseKind.SAFE, "2": ResponseKind.HELP}
 CONFIRMATIONS = {
     ResponseKind.SAFE: "answer.recorded_safe",
@@ -113,18 +109,14 @@ async def call_ended(request: Request) -> Response:
         timedelta(seconds=settings.voice.retry_seconds),
         to_micros(settings.costs.voice_minute_price),
     )
-    database: Database = request.app.state.database
     now = request.app.state.clock.now()
-    deadline = time.monotonic() + PLACING_WAIT_SECONDS
-    while True:
-        async with database.session() as session:
-            moved = await calls.record_call_end(
-                session, delivery_id, report.sid, report.status, report.duration, now, policy
-            )
-            placing = moved is None and await calls.being_placed(session, delivery_id)
-        if not placing or time.monotonic() > deadline:
-            break
-        await asyncio.sleep(0.05)  # told before the call is recorded as placed: wait for it
+    moved = await once_sent(
+        request.app.state.database,
+        delivery_id,
+        lambda session: calls.record_call_end(
+            session, delivery_id, report.sid, report.status, report.duration, now, policy
+        ),
+    )
     if moved is not None:
         log.info("call_ended", sid=report.sid, status=report.status, delivery=moved.value)
         request.app.state.wake_dispatcher()

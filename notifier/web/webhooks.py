@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -15,6 +21,7 @@ from notifier.web.forms import Form, read_form
 from notifier.web.twilio_form import TwilioFormError, status_report
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 
 async def twilio_status(request: Request) -> Response:
@@ -29,22 +36,53 @@ async def twilio_status(request: Request) -> Response:
     reference = request.query_params.get(REFERENCE_PARAMETER)
     if reference is not None and not _delivery_number(reference):
         return Response(f"{REFERENCE_PARAMETER} must be a delivery number", status_code=400)
-    database: Database = request.app.state.database
-    async with database.session() as session:
-        moved = await outbox.record_provider_status(
+    delivery_id = int(reference) if reference else None
+    now = request.app.state.clock.now()
+    moved = await once_sent(
+        request.app.state.database,
+        delivery_id,
+        lambda session: outbox.record_provider_status(
             session,
             Channel.SMS,
             report.sid,
             report.status,
             report.error_code,
-            request.app.state.clock.now(),
-            delivery_id=int(reference) if reference else None,
-        )
+            now,
+            delivery_id=delivery_id,
+        ),
+    )
     if moved is not None:
         log.info("sms_status_recorded", sid=report.sid, status=moved.value)
         if moved.value == "failed":
             request.app.state.wake_dispatcher()
     return Response(status_code=204)
+
+
+SENDING_WAIT_SECONDS = 5.0
+"""How long a report on a message waits for its acceptance to be recorded."""
+
+
+async def once_sent(
+    database: Database,
+    delivery_id: int | None,
+    record: Callable[[AsyncSession], Awaitable[T | None]],
+) -> T | None:
+    """`record` a provider's report in a transaction. A report that finds nothing to move
+    while its delivery is still being sent came before the provider's acceptance was recorded
+    (a failure, a busy line, told at once): it is tried again until that is recorded, for up
+    to `SENDING_WAIT_SECONDS`, so that it is not lost."""
+    deadline = time.monotonic() + SENDING_WAIT_SECONDS
+    while True:
+        async with database.session() as session:
+            moved = await record(session)
+            waiting = (
+                moved is None
+                and delivery_id is not None
+                and await outbox.being_sent(session, delivery_id)
+            )
+        if not waiting or time.monotonic() > deadline:
+            return moved
+        await asyncio.sleep(0.05)
 
 
 def _delivery_number(text: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
@@ -140,3 +141,47 @@ async def test_a_whatsapp_message_undelivered_goes_by_sms(inbound: Inbound) -> N
         )
         by_channel = dict(rows.all())
     assert by_channel == {"whatsapp": "failed", "email": "queued", "sms": "queued"}
+
+
+async def test_a_failure_told_before_the_message_is_recorded_sent_is_not_lost(
+    inbound: Inbound,
+) -> None:
+    """Twilio may call back before the dispatcher has recorded the message as accepted: the
+    callback waits for that, then fails the message over as usual."""
+    alert_id, _ = await inbound.raise_alert(whatsapp=True)
+    sid = "SM" + "e" * 32
+    async with inbound.database.session() as session:
+        delivery_id = await session.scalar(
+            select(DELIVERY.c.id)
+            .join(PERSON, PERSON.c.id == DELIVERY.c.person)
+            .where(PERSON.c.person_id == "L5", DELIVERY.c.channel == "whatsapp")
+        )
+        assert delivery_id is not None
+        await session.execute(
+            DELIVERY.update().where(DELIVERY.c.id == delivery_id).values(status="sending")
+        )
+    form = {"AccountSid": ACCOUNT_SID, "MessageSid": sid, "MessageStatus": "undelivered"}
+    url = f"{PUBLIC_URL}/webhooks/twilio/status?delivery={delivery_id}"
+    callback = asyncio.create_task(
+        inbound.client.post(
+            f"/webhooks/twilio/status?delivery={delivery_id}",
+            data=form,
+            headers={"X-Twilio-Signature": sign(url, form)},
+        )
+    )
+    await asyncio.sleep(0.3)
+    assert not callback.done()
+    async with inbound.database.session() as session:  # the acceptance, recorded late
+        await session.execute(
+            DELIVERY.update()
+            .where(DELIVERY.c.id == delivery_id)
+            .values(status="sent", provider_id=sid)
+        )
+    assert (await callback).status_code == 204
+    async with inbound.database.session() as session:
+        rows = await session.execute(
+            select(DELIVERY.c.channel, DELIVERY.c.status)
+            .join(PERSON, PERSON.c.id == DELIVERY.c.person)
+            .where(PERSON.c.person_id == "L5", DELIVERY.c.alert_id == alert_id)
+        )
+        assert dict(rows.all()) == {"whatsapp": "failed", "email": "queued", "sms": "queued"}
