@@ -106,23 +106,27 @@ async def upsert_stations(
     return StationChanges(added, changed, len(records) - added - changed)
 
 
+_ROSTER_COLUMNS = tuple(
+    PERSON.c[name]
+    for name in (
+        "id",
+        "person_id",
+        "name",
+        "email",
+        "phone",
+        "station_code",
+        "language",
+        "channels",
+        "active",
+    )
+)
+"""A person as a roster shows them, in this order: the rows both readers below unpack."""
+
+
 async def known_people(session: AsyncSession) -> dict[str, KnownPerson]:
     """Everyone the database knows, active or not, by person_id."""
     groups = await _groups_by_person(session)
-    c = PERSON.c
-    rows = await session.execute(
-        select(
-            c.id,
-            c.person_id,
-            c.name,
-            c.email,
-            c.phone,
-            c.station_code,
-            c.language,
-            c.channels,
-            c.active,
-        )
-    )
+    rows = await session.execute(select(*_ROSTER_COLUMNS))
     return {
         person_id: KnownPerson(
             pk,
@@ -146,17 +150,7 @@ async def list_people(
     """The roster by station then person_id, optionally of one station, with the inactive."""
     groups = await _groups_by_person(session)
     c = PERSON.c
-    query = select(
-        c.id,
-        c.person_id,
-        c.name,
-        c.email,
-        c.phone,
-        c.station_code,
-        c.language,
-        c.channels,
-        c.active,
-    ).order_by(c.station_code, c.person_id)
+    query = select(*_ROSTER_COLUMNS).order_by(c.station_code, c.person_id)
     if station is not None:
         query = query.where(c.station_code == station)
     if not include_inactive:

@@ -36,7 +36,7 @@ from notifier.store.engine import Database
 from notifier.store.responses import Answer, Outcome
 from notifier.voice_script import ask_again, call_script, hang_up, said
 from notifier.web.twilio_form import CallReport, TwilioFormError, call_report
-from notifier.web.webhooks import forged, malformed, once_sent, signed_form
+from notifier.web.webhooks import delivery_number, forged, malformed, once_sent, signed_form
 
 log = structlog.get_logger(__name__)
 
@@ -99,10 +99,10 @@ async def key_pressed(request: Request) -> Response:
 
 async def call_ended(request: Request) -> Response:
     """Move the call's delivery on by how the call ended; 204."""
-    found = await _call(request)
-    if isinstance(found, Response):
-        return found
-    report, delivery_id, _ = found
+    reported = await _report(request)
+    if isinstance(reported, Response):
+        return reported
+    report, delivery_id = reported
     settings: Settings = request.app.state.settings
     policy = CallPolicy(
         settings.voice.max_attempts,
@@ -125,6 +125,18 @@ async def call_ended(request: Request) -> Response:
 
 async def _call(request: Request) -> tuple[CallReport, int, CallTarget | None] | Response:
     """The signed call report, its delivery and what the call is about; or the refusal."""
+    reported = await _report(request)
+    if isinstance(reported, Response):
+        return reported
+    report, delivery_id = reported
+    database: Database = request.app.state.database
+    async with database.session(read_only=True) as session:
+        target = await calls.call_target(session, delivery_id)
+    return report, delivery_id, target
+
+
+async def _report(request: Request) -> tuple[CallReport, int] | Response:
+    """The signed call report and its delivery; or the refusal."""
     form = await signed_form(request)
     if form is None:
         return forged()
@@ -133,12 +145,9 @@ async def _call(request: Request) -> tuple[CallReport, int, CallTarget | None] |
     except TwilioFormError as error:
         return malformed(error)
     reference = request.query_params.get(REFERENCE_PARAMETER, "")
-    if not (reference.isascii() and reference.isdigit() and len(reference) <= 18):
+    if not delivery_number(reference):
         return Response(f"{REFERENCE_PARAMETER} must be a delivery number", status_code=400)
-    database: Database = request.app.state.database
-    async with database.session(read_only=True) as session:
-        target = await calls.call_target(session, int(reference))
-    return report, int(reference), target
+    return report, int(reference)
 
 
 def _url(request: Request, path: str, delivery_id: int) -> str:

@@ -34,7 +34,7 @@ async def twilio_status(request: Request) -> Response:
     except TwilioFormError as error:
         return malformed(error)
     reference = request.query_params.get(REFERENCE_PARAMETER)
-    if reference is not None and not _delivery_number(reference):
+    if reference is not None and not delivery_number(reference):
         return Response(f"{REFERENCE_PARAMETER} must be a delivery number", status_code=400)
     delivery_id = int(reference) if reference else None
     now = request.app.state.clock.now()
@@ -85,7 +85,8 @@ async def once_sent(
         await asyncio.sleep(0.05)
 
 
-def _delivery_number(text: str) -> bool:
+def delivery_number(text: str) -> bool:
+    """Whether a callback URL's `delivery` is a delivery's key (a 64-bit number)."""
     return text.isascii() and text.isdigit() and len(text) <= 18  # within a 64-bit key
 
 
