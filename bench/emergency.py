@@ -9,7 +9,7 @@ last message after its POST answered, and the drill's messages accepted meanwhil
 its pace before the emergency.
 
 Run: `.venv/bin/python -m bench.emergency [--drill 50000] [--postgres URL [--no-sqlite]
-[--replicas N]]`
+[--replicas N]] [--logs DIR]`
 """
 
 from __future__ import annotations
@@ -143,9 +143,13 @@ async def main() -> None:
     parser.add_argument(
         "--replicas", type=int, default=1, help="daemons on the PostgreSQL database"
     )
+    parser.add_argument("--logs", type=Path, help="keep the daemons' logs in this folder")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:
         folder = Path(directory)
+        if args.logs:
+            args.logs.mkdir(parents=True, exist_ok=True)
+            folder = args.logs
         if not args.no_sqlite:
             url = f"sqlite+aiosqlite:///{folder / 'emergency.db'}"
             report(await measure("SQLite", url, args.drill, folder))

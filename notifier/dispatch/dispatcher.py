@@ -36,6 +36,7 @@ from notifier.store.engine import Database
 from notifier.store.outbox_news import outbox_news
 from notifier.store.presence import replica_presence
 from notifier.store.sending import ClaimedDelivery, SentMessage
+from notifier.store.statistics import PlannerStatistics
 
 log = structlog.get_logger(__name__)
 
@@ -106,6 +107,7 @@ class Dispatcher:
         self._recorder = SentRecorder(database, clock)
         self._presence = replica_presence(database, worker)
         self._news = outbox_news(database, worker)
+        self._statistics = PlannerStatistics(database)
         # An alert's words never change, and cancelling it cancels its queued deliveries in
         # the database, so what was read once serves every later claim.
         self._alerts: dict[int, AlertToSend | None] = {}
@@ -141,6 +143,7 @@ class Dispatcher:
                 tasks.create_task(self._materialise_loop(stopping))
                 tasks.create_task(self._housekeeping_loop(stopping))
                 tasks.create_task(self._news.listen(self._heard, stopping))
+                tasks.create_task(self._statistics.keep(stopping))
                 for lane in self._lanes.values():
                     tasks.create_task(self._run_lane(lane, stopping, grace_seconds))
         finally:
@@ -181,6 +184,7 @@ class Dispatcher:
             if result.deliveries:
                 self._queued(priority)
                 await self._news.announce(priority)  # and the other replicas likewise
+                self._statistics.request()  # the planner to know the alert's size
             progressed = progressed or not result.finished
             if result.finished:
                 log.info("alert_materialised", alert_id=alert_id)

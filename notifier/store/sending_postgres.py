@@ -51,11 +51,18 @@ ORDER BY c.id
 from the database's current time (not the caller's: `sending`'s docstring says why)."""
 
 SEVERAL_OPEN_ALERTS: Final = f"""
-SELECT r.person FROM recipient AS r JOIN alert AS a ON a.id = r.alert_id
-WHERE r.person = ANY($1::bigint[]) AND a.status IN ({_OPEN})
-GROUP BY r.person HAVING count(*) > 1
+SELECT p.person FROM unnest($1::bigint[]) AS p(person)
+WHERE (
+    SELECT count(*) FROM alert AS a JOIN recipient AS r ON r.alert_id = a.id
+    WHERE r.person = p.person AND a.status IN ({_OPEN})
+) > 1
 """
-"""Those of the people $1 sent more than one open alert."""
+"""Those of the people $1 sent more than one open alert: for each person, a lookup of each
+open alert's recipient by its primary key. Written as a count for each person, the plan
+does not hang on the planner's estimate of an alert's size: as a join, with a new alert taken
+for a small one, every recipient of the open alerts was read (100 ms a claim during a
+50,000-person drill)."""
+
 
 ALERTS: Final = """
 SELECT id, status, code, kind, severity, title, message, messages, created_at
