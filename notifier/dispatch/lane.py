@@ -125,6 +125,12 @@ class Lane:
             self._holding_for = priority
             self._signal()
 
+    def hold_back_also(self, priority: int) -> None:
+        """Deliveries of `priority` have just been queued: hold back what is less urgent at
+        once, until `hold_back` is next told what the outbox holds."""
+        if self._holding_for is None or priority < self._holding_for:
+            self.hold_back(priority)
+
     @property
     def holding_back(self) -> bool:
         """Whether the senders hold back anything they could send."""

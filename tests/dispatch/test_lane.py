@@ -92,6 +92,22 @@ async def test_nothing_to_hold_back_for_holds_nothing_back() -> None:
     assert (await asyncio.wait_for(sms.next_job(), 5)).delivery.id == 2
 
 
+async def test_deliveries_just_queued_hold_back_what_is_less_urgent_at_once() -> None:
+    """Told that emergency deliveries were queued, the lane sends no more of the drill it
+    holds; told of the drill's own, it holds nothing back; the outbox's word prevails."""
+    sms = lane()
+    sms.took([job(1, DRILL), job(2, DRILL)])
+    sms.hold_back_also(DRILL)
+    assert (await asyncio.wait_for(sms.next_job(), 5)).delivery.id == 1
+    sms.hold_back_also(EMERGENCY)
+    waiting = asyncio.create_task(sms.next_job())
+    assert await still_waiting(waiting)
+    sms.hold_back_also(DRILL)  # less urgent than what is held back for: no change
+    assert await still_waiting(waiting)
+    sms.hold_back(None)  # the next pass of the outbox: the emergency is all sent
+    assert (await asyncio.wait_for(waiting, 5)).delivery.id == 2
+
+
 async def test_a_lane_gives_way_with_what_no_sender_has_begun() -> None:
     """Giving way to emergencies takes out the drill deliveries not yet begun, and only them:
     their room is free, and the emergency's and the one begun stay held."""
