@@ -36,7 +36,6 @@ from bench.fan_out import (
     raise_and_wait,
     raw_loop,
     start_sink,
-    start_sinks,
 )
 from notifier.store.engine import Database
 from notifier.store.tables import DELIVERY
@@ -82,7 +81,7 @@ async def measure(postgres: str, replicas: int, args: argparse.Namespace, folder
     """`replicas` daemons on a fresh database, then the raw SDK with as many sends under way."""
     async with throwaway_database(postgres, f"bench_replicas_{replicas}") as url:
         token = await prepare(url, args.people, folder)
-        smtp, twilio = start_sinks()[0], slow_twilio(args.provider_ms)
+        smtp, twilio = start_sink("tests.fakes.smtp_server"), slow_twilio(args.provider_ms)
         ports = [free_port() for _ in range(replicas)]
         cpu: list[float] = []
         try:
@@ -102,7 +101,7 @@ async def measure(postgres: str, replicas: int, args: argparse.Namespace, folder
             twilio.stop()
         sent_by = await shares(url)
         raw = slow_twilio(args.provider_ms)
-        raw_smtp = start_sinks()[0]
+        raw_smtp = start_sink("tests.fakes.smtp_server")
         try:
             await raw_loop(url, raw_smtp, raw, ("sms",), concurrency=replicas * CONCURRENCY)
         finally:
