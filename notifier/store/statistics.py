@@ -17,6 +17,7 @@ asked) and through psycopg it is a no-op.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Final
 
 import structlog
@@ -27,6 +28,8 @@ log = structlog.get_logger(__name__)
 
 TABLES: Final = ("recipient", "delivery")
 """The tables an alert fills: its audience and its outbox."""
+TIMEOUT_SECONDS: Final = 60.0
+"""The longest a refresh may take (a connection cut mid-way may never answer)."""
 SPACING_SECONDS: Final = 2.0
 """The least time from one refresh to the next: requests meanwhile make one more after it."""
 
@@ -52,8 +55,9 @@ class PlannerStatistics:
             self._wanted.set()
 
     async def keep(self, stopping: asyncio.Event) -> None:
-        """Refresh whenever asked, until `stopping` is set; a failed refresh is logged and
-        left to the next request (autovacuum does it in the end anyway)."""
+        """Refresh whenever asked, until `stopping` is set (a refresh under way is then
+        abandoned: the daemon's stop does not wait for it). A failed refresh is logged and left
+        to the next request; autovacuum does it in the end anyway."""
         if not self.applies:
             return
         stop = asyncio.create_task(stopping.wait())
@@ -65,16 +69,25 @@ class PlannerStatistics:
                 if stopping.is_set():
                     return
                 self._wanted.clear()
-                try:
-                    await self._refresh()
-                except Exception as error:  # the database away, or busy: not this loop's to fix
+                refresh = asyncio.create_task(self._refresh())
+                await asyncio.wait({refresh, stop}, return_when=asyncio.FIRST_COMPLETED)
+                if not refresh.done():
+                    refresh.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await refresh
+                    return
+                if (error := refresh.exception()) is not None:
+                    # the database away, or busy: not this loop's to fix
                     log.warning("statistics_not_refreshed", error=str(error))
                 await asyncio.wait({stop}, timeout=self._spacing)
         finally:
             stop.cancel()
 
     async def _refresh(self) -> None:
-        async with self._database.engine.connect() as connection:
+        async with (
+            asyncio.timeout(TIMEOUT_SECONDS),
+            self._database.engine.connect() as connection,
+        ):
             await connection.exec_driver_sql(f"ANALYZE {', '.join(TABLES)}")
             await connection.commit()
         self.refreshed += 1

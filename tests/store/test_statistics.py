@@ -128,3 +128,22 @@ async def test_several_open_alerts_reads_only_the_people_asked_for(
     assert several == set(people), "each of them was sent both alerts"
     read = recipient_rows_read(plan[0]["Plan"])
     assert read <= 2 * len(people), json.dumps(plan, indent=1)
+
+
+@pytest.mark.postgres
+async def test_a_stop_does_not_wait_for_a_refresh_held_up(asyncpg_database: Database) -> None:
+    """A refresh waiting for the tables (locked here by another session) is abandoned when
+    the daemon stops, and the error of a failed one does not end the loop."""
+    database = asyncpg_database
+    statistics = PlannerStatistics(database)
+    stopping = asyncio.Event()
+    async with database.engine.connect() as locker:
+        await locker.exec_driver_sql("LOCK TABLE recipient IN ACCESS EXCLUSIVE MODE")
+        task = asyncio.create_task(statistics.keep(stopping))
+        statistics.request()
+        await asyncio.sleep(0.5)
+        assert not task.done()
+        stopping.set()
+        await asyncio.wait_for(task, 2)
+        await locker.rollback()
+    assert statistics.refreshed == 0
