@@ -63,7 +63,6 @@ does not hang on the planner's estimate of an alert's size: as a join, with a ne
 for a small one, every recipient of the open alerts was read (100 ms a claim during a
 50,000-person drill)."""
 
-
 ALERTS: Final = """
 SELECT id, status, code, kind, severity, title, message, messages, created_at
 FROM alert WHERE id = ANY($1::bigint[])

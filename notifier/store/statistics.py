@@ -17,7 +17,6 @@ asked) and through psycopg it is a no-op.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Final
 
 import structlog
@@ -61,27 +60,29 @@ class PlannerStatistics:
         if not self.applies:
             return
         stop = asyncio.create_task(stopping.wait())
+        waiting: set[asyncio.Task[object]] = {stop}
         try:
             while not stopping.is_set():
                 wanted = asyncio.create_task(self._wanted.wait())
+                waiting.add(wanted)
                 await asyncio.wait({wanted, stop}, return_when=asyncio.FIRST_COMPLETED)
-                wanted.cancel()
                 if stopping.is_set():
                     return
                 self._wanted.clear()
                 refresh = asyncio.create_task(self._refresh())
+                waiting.add(refresh)
                 await asyncio.wait({refresh, stop}, return_when=asyncio.FIRST_COMPLETED)
                 if not refresh.done():
-                    refresh.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
-                        await refresh
                     return
                 if (error := refresh.exception()) is not None:
                     # the database away, or busy: not this loop's to fix
                     log.warning("statistics_not_refreshed", error=str(error))
+                waiting -= {wanted, refresh}
                 await asyncio.wait({stop}, timeout=self._spacing)
         finally:
-            stop.cancel()
+            for task in waiting:
+                task.cancel()
+            await asyncio.gather(*waiting, return_exceptions=True)
 
     async def _refresh(self) -> None:
         async with (
