@@ -102,11 +102,16 @@ def start_sink(module: str, *args: str) -> Sink:
     return Sink(process, int(line[1]))
 
 
-def start_sinks() -> tuple[Sink, Sink]:
-    """An SMTP sink and a Twilio-compatible sink, fresh."""
-    return start_sink("tests.fakes.smtp_server"), start_sink(
-        "tests.fakes.twilio_server", "--sid", SID, "--token", TOKEN
-    )
+def start_sinks(provider_ms: int = 0) -> tuple[Sink, Sink]:
+    """An SMTP sink and a Twilio-compatible sink (answering each message after `provider_ms`),
+    fresh."""
+    return start_sink("tests.fakes.smtp_server"), twilio_sink(provider_ms)
+
+
+def twilio_sink(provider_ms: int = 0) -> Sink:
+    """The Twilio-compatible sink, answering each message after `provider_ms`."""
+    delay = ["--delay", str(provider_ms / 1000)] if provider_ms else []
+    return start_sink("tests.fakes.twilio_server", "--sid", SID, "--token", TOKEN, *delay)
 
 
 def environment(url: str, smtp: Sink, twilio: Sink, port: int, **extra: str) -> dict[str, str]:
@@ -181,15 +186,19 @@ async def daemon(env: Mapping[str, str], log: Path) -> AsyncIterator[subprocess.
 
 @asynccontextmanager
 async def daemons(
-    url: str, smtp: Sink, twilio: Sink, ports: Sequence[int], log: Path
+    url: str, smtp: Sink, twilio: Sink, ports: Sequence[int], log: Path, **extra: str
 ) -> AsyncIterator[list[subprocess.Popen[bytes]]]:
     """A daemon on each of `ports`, all on the database and sharing the first one's public URL
-    (as replicas behind a load balancer do), healthy; stopped at the end."""
+    (as replicas behind a load balancer do), with the settings `extra` besides `environment`'s,
+    healthy; stopped at the end."""
     public = f"http://127.0.0.1:{ports[0]}"
     async with AsyncExitStack() as stack:
         yield [
             await stack.enter_async_context(
-                daemon(environment(url, smtp, twilio, port, NOTIFIER_HTTP__PUBLIC_URL=public), log)
+                daemon(
+                    environment(url, smtp, twilio, port, NOTIFIER_HTTP__PUBLIC_URL=public, **extra),
+                    log,
+                )
             )
             for port in ports
         ]
@@ -231,6 +240,20 @@ def cpu_seconds(pid: int) -> float:
     """User and system CPU time the process has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds() -> float:
+    """User and system CPU time used so far by the PostgreSQL server processes that are
+    running now (0 when there is none on this machine)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # the process ended meanwhile
+            continue
+        if text.partition("(")[2].startswith("postgres)"):
+            total += cpu_seconds(int(stat.parent.name))
+    return total
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -374,9 +397,10 @@ async def measure(
     port = free_port()
     env = environment(url, smtp, twilio, port)
     async with daemon(env, folder / "daemon.log") as process:
-        cpu_before = cpu_seconds(process.pid)
+        cpu_before, server_before = cpu_seconds(process.pid), postgres_cpu_seconds()
         answered, done, _ = await raise_and_wait(str(port), token, stations, channels)
         daemon_cpu = cpu_seconds(process.pid) - cpu_before
+        server_cpu = postgres_cpu_seconds() - server_before
     smtp.stop()
     twilio.stop()
     report(f"daemon, {args.people} people", answered, done, smtp, twilio)
@@ -411,6 +435,8 @@ async def measure(
         f"CPU per 1,000 messages: daemon {daemon_cpu / messages:.2f} s, "
         f"raw loop (rendering included) {raw_cpu / messages:.2f} s"
     )
+    if args.postgres:
+        print(f"  PostgreSQL's own during the daemon's run: {server_cpu / messages:.2f} s")
 
 
 async def measure_memory(

@@ -25,9 +25,6 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from bench.fan_out import (
-    SID,
-    TOKEN,
-    Sink,
     cpu_seconds,
     daemon,
     environment,
@@ -36,6 +33,7 @@ from bench.fan_out import (
     raise_and_wait,
     raw_loop,
     start_sink,
+    twilio_sink,
 )
 from notifier.store.engine import Database
 from notifier.store.tables import DELIVERY
@@ -57,14 +55,6 @@ class Run:
     raw_rate: float
 
 
-def slow_twilio(provider_ms: int) -> Sink:
-    """The Twilio-compatible sink, answering each message after `provider_ms`."""
-    return start_sink(
-        "tests.fakes.twilio_server", "--sid", SID, "--token", TOKEN, "--delay",
-        str(provider_ms / 1000),
-    )  # fmt: skip
-
-
 async def shares(url: str) -> list[int]:
     """Messages sent by each replica (a sent delivery keeps its sender's lease name), most first."""
     async with Database.open(url) as database, database.session(read_only=True) as session:
@@ -81,7 +71,7 @@ async def measure(postgres: str, replicas: int, args: argparse.Namespace, folder
     """`replicas` daemons on a fresh database, then the raw SDK with as many sends under way."""
     async with throwaway_database(postgres, f"bench_replicas_{replicas}") as url:
         token = await prepare(url, args.people, folder)
-        smtp, twilio = start_sink("tests.fakes.smtp_server"), slow_twilio(args.provider_ms)
+        smtp, twilio = start_sink("tests.fakes.smtp_server"), twilio_sink(args.provider_ms)
         ports = [free_port() for _ in range(replicas)]
         cpu: list[float] = []
         try:
@@ -100,7 +90,7 @@ async def measure(postgres: str, replicas: int, args: argparse.Namespace, folder
             smtp.stop()
             twilio.stop()
         sent_by = await shares(url)
-        raw = slow_twilio(args.provider_ms)
+        raw = twilio_sink(args.provider_ms)
         raw_smtp = start_sink("tests.fakes.smtp_server")
         try:
             await raw_loop(url, raw_smtp, raw, ("sms",), concurrency=replicas * CONCURRENCY)

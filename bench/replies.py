@@ -13,8 +13,12 @@ answered, the fan-out's pace during the replies against the baseline's over the 
 after the API answered, and the answers and confirmations found in the database (one answer
 row per reply posted, a confirmation for each person).
 
+With `--provider-ms N` the Twilio-compatible sink answers each SMS after N ms, as real
+providers do, and each daemon has 64 SMS under way (as in `bench.replicas`); by default it
+answers at once and the fan-out is held back by the CPU alone.
+
 Run: `.venv/bin/python -m bench.replies [--people N] [--senders N] [--seconds S]
-[--postgres URL [--no-sqlite] [--replicas N]]`
+[--provider-ms N] [--postgres URL [--no-sqlite] [--replicas N]]`
 """
 
 from __future__ import annotations
@@ -50,6 +54,8 @@ STATIONS = ("NBO", "GVA", "BKK", "SCL")
 CHANNELS = ("sms", "email")
 HEALTH_SECONDS = 3.0
 POLL_SECONDS = 0.1
+SLOW_PROVIDER_CONCURRENCY = 64
+"""`sms.concurrency` of each replica when the provider answers slowly (`--provider-ms`)."""
 WAIT_SECONDS = 300.0
 """The longest any wait may take (an alert to be listed, sent, answered): then the run fails."""
 
@@ -426,10 +432,13 @@ async def measure(
     token = await prepare(url, people, folder)
     ports = [free_port() for _ in range(replicas)]
     replies = SignedReplies(await phones(url), f"http://127.0.0.1:{ports[0]}")
-    smtp, twilio = start_sinks()
-    log = folder / f"daemon-{name}.log"
+    smtp, twilio = start_sinks(args.provider_ms)
+    # A provider answering as real ones do is waited on by as many sends as the issue's
+    # replicas benchmark lets each replica have under way.
+    slow = {"NOTIFIER_SMS__CONCURRENCY": str(SLOW_PROVIDER_CONCURRENCY)} if args.provider_ms else {}
+    log = folder / f"daemon-{name.split()[0]}.log"
     try:
-        async with daemons(url, smtp, twilio, ports, log) as processes:
+        async with daemons(url, smtp, twilio, ports, log, **slow) as processes:
             watch = Watch(processes, log)
             async with Senders(ports, senders) as client:
                 health = await health_rate(client, senders, HEALTH_SECONDS)
@@ -578,23 +587,33 @@ async def main() -> None:
     parser.add_argument(
         "--replicas", type=int, default=1, help="daemons on the PostgreSQL database"
     )
+    parser.add_argument(
+        "--provider-ms",
+        type=int,
+        default=0,
+        help="the Twilio-compatible sink answers each SMS after this long "
+        f"(then sms.concurrency {SLOW_PROVIDER_CONCURRENCY})",
+    )
     parser.add_argument("--postgres", metavar="URL", help="also measure a PostgreSQL database")
     parser.add_argument(
         "--no-sqlite", action="store_true", help="measure only the PostgreSQL database"
     )
     args = parser.parse_args()
+    provider = f" (SMS provider answering in {args.provider_ms} ms)" if args.provider_ms else ""
     with tempfile.TemporaryDirectory() as directory:
         folder = Path(directory)
         try:
             if not args.no_sqlite:
                 started = time.monotonic()
                 url = f"sqlite+aiosqlite:///{folder / 'replies.db'}"
-                report(await measure("SQLite", url, args, 1, folder))
+                report(await measure(f"SQLite{provider}", url, args, 1, folder))
                 print(f"  (run took {time.monotonic() - started:.0f} s)")
             if args.postgres:
                 started = time.monotonic()
                 async with throwaway_database(args.postgres, "bench_replies") as postgres:
-                    run = await measure("PostgreSQL", postgres, args, args.replicas, folder)
+                    run = await measure(
+                        f"PostgreSQL{provider}", postgres, args, args.replicas, folder
+                    )
                 report(run)
                 print(f"  (run took {time.monotonic() - started:.0f} s)")
         except BenchError as error:

@@ -218,11 +218,12 @@ class Delivery(SQLModel, table=True):
     __tablename__ = "delivery"
     __table_args__ = (
         UniqueConstraint("alert_id", "person", "channel", "purpose", "round"),
-        Index(
+        Index(  # in a claim's order, to its last key (migration 0010)
             "ix_delivery_due",
             "channel",
             "priority",
             "next_attempt_at",
+            "id",
             postgresql_where=text("status = 'queued'"),
             sqlite_where=text("status = 'queued'"),
         ),

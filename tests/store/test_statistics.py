@@ -1,5 +1,6 @@
 """The planner's statistics refreshed once an alert fills the outbox (PostgreSQL), and the
-check for several open alerts reading only the recipients it asks for, whatever they say."""
+check for several open alerts and the claim reading only the rows they need, whatever the
+statistics say."""
 
 from __future__ import annotations
 
@@ -14,10 +15,10 @@ from sqlalchemy import text
 
 from notifier.domain import AlertKind
 from notifier.store.engine import Database
-from notifier.store.sending_postgres import SEVERAL_OPEN_ALERTS
+from notifier.store.sending_postgres import CLAIM, SEVERAL_OPEN_ALERTS
 from notifier.store.statistics import PlannerStatistics
 from tests.seeding import nairobi_people, seed
-from tests.store.test_hot_path import raise_alert
+from tests.store.test_hot_path import NOW, raise_alert
 
 
 @asynccontextmanager
@@ -89,15 +90,23 @@ async def test_requests_meanwhile_make_one_more_refresh(asyncpg_database: Databa
         assert statistics.refreshed == 2, "five requests made more than one refresh"
 
 
-def recipient_rows_read(plan: dict[str, Any]) -> float:
-    """The rows of `recipient` a plan node and those under it read (kept or filtered out)."""
+def rows_read(plan: dict[str, Any], table: str) -> float:
+    """The rows of `table` the scans of a plan node and those under it read (kept or
+    filtered out)."""
     rows = 0.0
-    if plan.get("Relation Name") == "recipient":
+    if plan.get("Relation Name") == table and plan["Node Type"].endswith("Scan"):
         read = plan["Actual Rows"] + plan.get("Rows Removed by Filter", 0)
         rows += read * plan["Actual Loops"]
     for below in plan.get("Plans", []):
-        rows += recipient_rows_read(below)
+        rows += rows_read(below, table)
     return rows
+
+
+def plan_of(explained: Any) -> dict[str, Any]:
+    """The top node of `EXPLAIN (FORMAT JSON)`'s answer, as asyncpg gives it."""
+    plans = json.loads(explained) if isinstance(explained, str) else explained
+    node: dict[str, Any] = plans[0]["Plan"]
+    return node
 
 
 @pytest.mark.postgres
@@ -121,13 +130,40 @@ async def test_several_open_alerts_reads_only_the_people_asked_for(
         plan = await connection.fetchval(
             f"EXPLAIN (ANALYZE, FORMAT JSON) {SEVERAL_OPEN_ALERTS}", people
         )
-        return several, json.loads(plan) if isinstance(plan, str) else plan
+        return several, plan_of(plan)
 
     assert database.direct is not None
     several, plan = await database.direct.run(explained)
     assert several == set(people), "each of them was sent both alerts"
-    read = recipient_rows_read(plan[0]["Plan"])
+    read = rows_read(plan, "recipient")
     assert read <= 2 * len(people), json.dumps(plan, indent=1)
+
+
+@pytest.mark.postgres
+async def test_a_claim_reads_only_what_it_leases(asyncpg_database: Database) -> None:
+    """Without statistics (the roster just imported, the alert just queued: none yet), the
+    planner guesses the tables' sizes from their pages; a claim still reads one queued
+    delivery, one row to lease and one person for each delivery it leases."""
+    database = asyncpg_database
+    await seed(database, nairobi_people(3000))
+    await raise_alert(database)
+
+    async def explained(connection: Any) -> dict[str, Any]:
+        leasing = connection.transaction()
+        await leasing.start()
+        try:
+            plan = await connection.fetchval(
+                f"EXPLAIN (ANALYZE, FORMAT JSON) {CLAIM}", "sms", NOW, 50, "w", 60.0
+            )
+        finally:
+            await leasing.rollback()  # the leases are not kept
+        return plan_of(plan)
+
+    assert database.direct is not None
+    plan = await database.direct.run(explained)
+    assert plan["Actual Rows"] == 50, "the claim leases as many as asked"
+    assert rows_read(plan, "person") == 50, json.dumps(plan, indent=1)
+    assert rows_read(plan, "delivery") == 2 * 50, json.dumps(plan, indent=1)
 
 
 @pytest.mark.postgres
