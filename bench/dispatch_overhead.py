@@ -7,7 +7,8 @@ and through SQLAlchemy (`sending`'s Core statements, as on SQLite). An SMS-only 
 `--people` people at one station is dispatched by a `Dispatcher` in this process through the
 console channels, which accept each message at once (their log lines are below the level).
 Prints the process's CPU time per delivery and the deliveries a second, from the alert's
-creation until it is dispatched.
+creation until it is dispatched, and on PostgreSQL the CPU time per delivery of the server's
+processes on this machine over the same time.
 
 Run: `.venv/bin/python -m bench.dispatch_overhead [--people 20000] [--runs 3] [--profile]
 [--postgres postgresql+asyncpg://postgres@127.0.0.1:5432/test]`
@@ -26,6 +27,7 @@ from typing import NamedTuple
 
 from sqlalchemy import select
 
+from bench.fan_out import postgres_cpu_seconds
 from notifier.access import Principal
 from notifier.alert_request import AlertRequest
 from notifier.channels.console import ConsoleEmailChannel, ConsoleSmsChannel
@@ -46,10 +48,12 @@ TEMPLATES = Path(__file__).parent.parent / "config" / "templates"
 
 
 class Figures(NamedTuple):
-    """One run's CPU seconds per delivery and deliveries a second."""
+    """One run's CPU seconds per delivery, deliveries a second, and the CPU seconds per
+    delivery of the PostgreSQL server's processes (0 on SQLite)."""
 
     cpu_per_delivery: float
     per_second: float
+    server_per_delivery: float
 
 
 async def one_run(
@@ -87,6 +91,8 @@ async def one_run(
             stations=("NBO",),
             channels=(Channel.SMS,),
         )
+        on_server = url.startswith("postgresql")
+        server_before = postgres_cpu_seconds() if on_server else 0.0
         started, began = time.process_time(), time.monotonic()
         if profile is not None:
             profile.enable()
@@ -97,9 +103,10 @@ async def one_run(
         if profile is not None:
             profile.disable()
         used, took = time.process_time() - started, time.monotonic() - began
+        server = postgres_cpu_seconds() - server_before if on_server else 0.0
         stopping.set()
         await running
-    return Figures(used / people, people / took)
+    return Figures(used / people, people / took, server / people)
 
 
 async def _until_dispatched(database: Database, alert_id: int | None) -> None:
@@ -126,19 +133,21 @@ async def main() -> None:
         paths += [("PostgreSQL, asyncpg", args.postgres, True)]
         paths += [("PostgreSQL, SQLAlchemy", args.postgres, False)]
     for run in range(args.runs):
-        for name, server, direct in paths:
+        for name, database, direct in paths:
             last = run == args.runs - 1
             profile = cProfile.Profile() if args.profile and last else None
-            if server is None:
+            if database is None:
                 with tempfile.TemporaryDirectory() as folder:
                     url = f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}"
                     figures = await one_run(url, args.people, profile, direct=direct)
             else:
-                async with throwaway_database(server, "bench_dispatch") as url:
+                async with throwaway_database(database, "bench_dispatch") as url:
                     figures = await one_run(url, args.people, profile, direct=direct)
+            server = figures.server_per_delivery * 1e6 if database is not None else None
             print(
                 f"{name}: {args.people} deliveries: {figures.cpu_per_delivery * 1e6:.0f} µs of"
                 f" CPU a delivery, {figures.per_second:,.0f} a second"
+                + (f"; PostgreSQL's own {server:.0f} µs a delivery" if server is not None else "")
             )
             if profile is not None:
                 pstats.Stats(profile).sort_stats("tottime").print_stats(25)
