@@ -45,11 +45,13 @@ FIRST_BATCH = 100
 
 @dataclass(frozen=True, slots=True)
 class Materialised:
-    """What one materialisation batch did."""
+    """What one materialisation batch did; `busy`: nothing, another replica being at a batch
+    of the same alert."""
 
     recipients: int
     deliveries: int
     finished: bool
+    busy: bool = False
 
 
 async def alerts_to_materialise(session: AsyncSession) -> list[tuple[int, int]]:
@@ -89,9 +91,19 @@ def materialise(
     `sending`: the channels this replica sends on (WhatsApp and voice when configured; `Reach`).
 
     Resumable and safe to run from several replicas: the alert's cursor moves only by
-    compare-and-set, and a batch that lost the race writes nothing.
+    compare-and-set, and a batch that lost the race writes nothing. On PostgreSQL a batch
+    holds the alert's row until it commits, and a replica that finds it held goes on at once
+    (`busy`) rather than wait for the batch and then find the cursor moved: an emergency
+    raised meanwhile is not kept waiting behind a drill's batch on every replica.
     """
-    alert = connection.execute(select(ALERT).where(ALERT.c.id == alert_id)).one()
+    query = select(ALERT).where(ALERT.c.id == alert_id)
+    if connection.dialect.name == "postgresql":
+        # FOR NO KEY UPDATE, as the cursor's update takes: the answers' confirmations and
+        # other rows that name the alert (FOR KEY SHARE) are not held up by it.
+        query = query.with_for_update(skip_locked=True, key_share=True)
+    alert = connection.execute(query).one_or_none()
+    if alert is None:  # held by another replica's batch (alerts are never deleted)
+        return Materialised(0, 0, False, busy=True)
     if alert.status != AlertStatus.DISPATCHING.value or alert.materialised_at is not None:
         return Materialised(0, 0, True)
     if alert.materialise_cursor == 0:

@@ -104,8 +104,28 @@ async def test_deliveries_just_queued_hold_back_what_is_less_urgent_at_once() ->
     assert await still_waiting(waiting)
     sms.hold_back_also(DRILL)  # less urgent than what is held back for: no change
     assert await still_waiting(waiting)
-    sms.hold_back(None)  # the next pass of the outbox: the emergency is all sent
+    sms.reading_outbox()  # the next pass of the outbox: the emergency is all sent
+    sms.hold_back(None)
     assert (await asyncio.wait_for(waiting, 5)).delivery.id == 2
+
+
+async def test_what_was_queued_while_the_outbox_was_read_stays_held_back() -> None:
+    """The outbox is read, an emergency is queued (another replica's news), then the lane is
+    told what was read, which knew only the drill: it still holds the drill back, until what
+    is read after the emergency was queued says it is gone."""
+    sms = lane()
+    sms.took([job(1, DRILL), job(2, DRILL)])
+    sms.reading_outbox()
+    sms.hold_back_also(EMERGENCY)
+    sms.hold_back(DRILL)  # as read before the emergency was queued
+    waiting = asyncio.create_task(sms.next_job())
+    assert await still_waiting(waiting), "the drill went out with the emergency unsent"
+    sms.reading_outbox()
+    sms.hold_back(EMERGENCY)  # read after: its messages unsent
+    assert await still_waiting(waiting)
+    sms.reading_outbox()
+    sms.hold_back(DRILL)  # the emergency all sent
+    assert (await asyncio.wait_for(waiting, 5)).delivery.id == 1
 
 
 async def test_a_lane_gives_way_with_what_no_sender_has_begun() -> None:

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, update
 
 from notifier.access import Principal
 from notifier.alert_request import AlertRequest
-from notifier.domain import Channel, Role
+from notifier.domain import Channel, Purpose, Role
 from notifier.store import alerts, materialisation
+from notifier.store.answer_batch import queue_notices
 from notifier.store.engine import Database
+from notifier.store.outbox import Notice
 from notifier.store.tables import ALERT, DELIVERY, PERSON, RECIPIENT
-from tests.seeding import seed
+from tests.seeding import nairobi_people, seed
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 
@@ -243,3 +247,36 @@ async def test_who_lists_voice_is_called_for_an_officers_sms(database: Database)
     got = await _channels_reached(database, (SMS, EMAIL), whatsapp=True, voice=True)
     assert got["CALLME"] == {"voice", "email"}
     assert got["PLAIN"] == {"sms", "email"}
+
+
+@pytest.mark.postgres
+async def test_an_alert_held_by_another_replicas_batch_is_passed_over_at_once(
+    asyncpg_database: Database,
+) -> None:
+    """Another replica's batch holds the alert's row until it commits: a batch here returns
+    at once, busy, writing nothing, and a confirmation that names the alert is queued
+    meanwhile; once the other batch is over, the batch here goes on."""
+    database = asyncpg_database
+    await seed(database, nairobi_people(30))
+    request = AlertRequest(title="Fire", message="Leave.", stations=("NBO",), channels=(SMS,))
+    async with database.session() as session:
+        alert = await alerts.create_alert(session, request, Principal("officer", Role.ADMIN))
+    assert alert.id is not None
+    alert_id = alert.id
+
+    def batch(connection: Connection) -> materialisation.Materialised:
+        return materialisation.materialise(connection, alert_id, 10, NOW)
+
+    async with database.engine.connect() as other:  # another replica, its batch not committed
+        held = await other.run_sync(batch)
+        assert (held.recipients, held.busy) == (10, False)
+        started = time.monotonic()
+        passed_over = await asyncio.wait_for(database.run(batch), 5)
+        assert time.monotonic() - started < 1, "the batch waited for the other replica's"
+        assert passed_over == materialisation.Materialised(0, 0, False, busy=True)
+        person = (await other.execute(select(PERSON.c.id).limit(1))).scalar_one()
+        notice = Notice(alert_id, person, SMS, Purpose.ANSWER, 1, "Thank you.")
+        await asyncio.wait_for(database.run(lambda c: queue_notices(c, [notice], NOW)), 5)
+        await other.commit()
+    done = await database.run(batch)
+    assert (done.recipients, done.busy) == (10, False), "the next ten people"
