@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from enum import Enum
 from functools import partial
 from typing import Any
 
@@ -43,18 +42,6 @@ log = structlog.get_logger(__name__)
 
 HOLD_BACK_CHECK_SECONDS = 0.2
 """How often a replica whose lanes hold back looks again whether what they wait for is sent."""
-OTHERS_BATCH_CHECK_SECONDS = 0.05
-"""How soon a replica that found other replicas at every alert left to materialise looks
-again, for an alert raised meanwhile (a batch takes a tenth of a second or more)."""
-
-
-class Progress(Enum):
-    """What a pass over the alerts to materialise did."""
-
-    MADE = "made"  # a batch written, and more to write
-    OTHERS = "others"  # none written here: other replicas were at a batch of each
-    NONE = "none"  # nothing left to do
-
 
 SendObserver = Callable[[Channel, str, float], None]
 """Called after each attempt with the channel, the outcome and the seconds the send took."""
@@ -169,21 +156,21 @@ class Dispatcher:
     async def _materialise_loop(self, stopping: asyncio.Event) -> None:
         guard = self._database.outages.guard("materialisation", stopping)
         while not stopping.is_set():
-            progress = Progress.NONE
+            progressed = False
             async with guard:
-                progress = await self._materialise_pending()
-            if guard.passed and progress is not Progress.MADE:
+                progressed = await self._materialise_pending()
+            if guard.passed and not progressed:
                 seconds = self._settings.poll_interval_seconds
                 if any(lane.holding_back for lane in self._lanes.values()):
                     seconds = min(seconds, HOLD_BACK_CHECK_SECONDS)  # not to wait past it
-                if progress is Progress.OTHERS:  # soon back: an alert raised meanwhile
-                    seconds = min(seconds, OTHERS_BATCH_CHECK_SECONDS)
                 await _wait_any(self._materialise_wake, stopping, seconds)
 
-    async def _materialise_pending(self) -> Progress:
-        """One batch of each alert still being materialised, whether any has more to do or
-        only others were at it. The lanes are told what to hold back for, before and after."""
-        progressed = others = False
+    async def _materialise_pending(self) -> bool:
+        """One batch of each alert still being materialised; True if any has more to do here.
+        An alert another replica is at a batch of waits for the next pass: its news, an alert
+        raised through this replica and the poll all bring one on. The lanes are told what to
+        hold back for, before and after."""
+        progressed = False
         for lane in self._lanes.values():
             lane.reading_outbox()
         async with self._database.session(read_only=True) as session:
@@ -205,18 +192,13 @@ class Dispatcher:
                 self._queued(priority)
                 await self._news.announce(priority)  # and the other replicas likewise
                 self._statistics.request()  # the planner to know the alert's size
-            if result.busy:
-                others = True
-            else:
-                progressed = progressed or not result.finished
+            progressed = progressed or not (result.finished or result.busy)
             if result.finished:
                 log.info("alert_materialised", alert_id=alert_id)
             else:
                 unfinished.append(priority)
         self._hold_back(unfinished, most_urgent)
-        if progressed:
-            return Progress.MADE
-        return Progress.OTHERS if others else Progress.NONE
+        return progressed
 
     def _hold_back(self, materialising: Sequence[int], most_urgent: Mapping[Channel, int]) -> None:
         """Tell each lane the most urgent work not yet sent: an alert still being materialised
