@@ -433,8 +433,8 @@ async def measure(
     ports = [free_port() for _ in range(replicas)]
     replies = SignedReplies(await phones(url), f"http://127.0.0.1:{ports[0]}")
     smtp, twilio = start_sinks(args.provider_ms)
-    # A provider answering as real ones do is waited on by as many sends as the issue's
-    # replicas benchmark lets each replica have under way.
+    # A provider answering as real ones do is waited on by as many sends as `bench.replicas`
+    # lets each replica have under way.
     slow = {"NOTIFIER_SMS__CONCURRENCY": str(SLOW_PROVIDER_CONCURRENCY)} if args.provider_ms else {}
     log = folder / f"daemon-{name.split()[0]}.log"
     try:

@@ -143,8 +143,7 @@ class Lane:
         once, and until `hold_back` is told what the outbox holds as read after this."""
         if self._queued_since_read is None or priority < self._queued_since_read:
             self._queued_since_read = priority
-        if self._holding_for is None or priority < self._holding_for:
-            self.hold_back(priority)
+        self.hold_back(self._holding_for)  # the more urgent of the two
 
     @property
     def holding_back(self) -> bool:
