@@ -150,6 +150,7 @@ class Daemon:
             settings,
             clock=self.clock,
             wake_dispatcher=dispatcher.wake,
+            wake_senders=dispatcher.wake_senders,
             metrics=metrics,
             templates=templates,
             channel_health=health,

@@ -116,6 +116,12 @@ class Dispatcher:
     def wake(self) -> None:
         """New work may be in the outbox: look now rather than at the next poll."""
         self._materialise_wake.set()
+        self.wake_senders()
+
+    def wake_senders(self) -> None:
+        """Deliveries were queued as they are to be sent (answers' confirmations): claim now,
+        with no pass of the alerts still to be materialised (measured during a burst of
+        replies: a pass for each reply's wake took 7 % of a replica's loop)."""
         for lane in self._lanes.values():
             lane.wake.set()
 

@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import (
 
 from notifier.errors import ConfigError
 from notifier.store.direct import DirectConnections
+from notifier.store.idle_ping import ping_when_idle
 from notifier.store.outage import Outages
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -75,9 +76,6 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
             "configuration error: database.url: an in-memory SQLite database is not supported "
             "(it would vanish with the process); give a file path"
         )
-    # A SQLite file cannot go away under a pooled connection; a network database can, and a
-    # connection broken by an outage is then found and replaced when it is next taken.
-    options.setdefault("pool_pre_ping", not sqlite)
     timeout = _CONNECT_TIMEOUT_ARGUMENT.get(parsed.get_driver_name())
     if timeout is not None:
         options["connect_args"] = {
@@ -95,6 +93,10 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
         raise ConfigError(f"configuration error: database.url: {error}") from None
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _tune_sqlite)
+    elif not options.get("pool_pre_ping"):
+        # A SQLite file cannot go away under a pooled connection; a network database can, and
+        # a connection broken by an outage is then found and replaced when it is next taken.
+        ping_when_idle(engine)
     return engine
 
 

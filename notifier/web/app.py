@@ -53,12 +53,14 @@ def create_app(
     *,
     clock: Clock | None = None,
     wake_dispatcher: Callable[[], None] = lambda: None,
+    wake_senders: Callable[[], None] | None = None,
     metrics: SendMetrics | None = None,
     templates: Templates | None = None,
     channel_health: ChannelHealth | None = None,
     answers: AnswerIntake | None = None,
 ) -> Starlette:
-    """The application, bound to its database and configuration."""
+    """The application, bound to its database and configuration. `wake_dispatcher` is told of
+    alerts to send, `wake_senders` (by default the same) of deliveries queued ready to send."""
     settings = settings or Settings()
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
@@ -97,6 +99,7 @@ def create_app(
     app.state.clock = clock or SystemClock()
     app.state.answers = answers or AnswerIntake(database, app.state.templates, app.state.clock)
     app.state.wake_dispatcher = wake_dispatcher
+    app.state.wake_senders = wake_senders or wake_dispatcher
     app.state.metrics = metrics or SendMetrics()
     app.state.channel_health = channel_health or ChannelHealth()
     return app

@@ -137,7 +137,7 @@ async def inbound(database: Database) -> AsyncIterator[Inbound]:
         None, {"NOTIFIER_SMS__AUTH_TOKEN": AUTH_TOKEN, "NOTIFIER_HTTP__PUBLIC_URL": PUBLIC_URL}
     )
     clock, wakes = HandClock(NOW), WakeCounter()
-    app = create_app(database, settings, clock=clock, wake_dispatcher=wakes)
+    app = create_app(database, settings, clock=clock, wake_senders=wakes)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         yield Inbound(client, database, clock, wakes)
