@@ -102,10 +102,11 @@ def start_sink(module: str, *args: str) -> Sink:
     return Sink(process, int(line[1]))
 
 
-def start_sinks(provider_ms: int = 0) -> tuple[Sink, Sink]:
-    """An SMTP sink and a Twilio-compatible sink (answering each message after `provider_ms`),
-    fresh."""
-    return start_sink("tests.fakes.smtp_server"), twilio_sink(provider_ms)
+def start_sinks(provider_ms: int = 0, relay_ms: int = 0) -> tuple[Sink, Sink]:
+    """An SMTP sink (answering each message after `relay_ms`) and a Twilio-compatible sink
+    (after `provider_ms`), fresh."""
+    delay = ["--delay", str(relay_ms / 1000)] if relay_ms else []
+    return start_sink("tests.fakes.smtp_server", *delay), twilio_sink(provider_ms)
 
 
 def twilio_sink(provider_ms: int = 0) -> Sink:

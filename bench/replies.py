@@ -15,10 +15,12 @@ row per reply posted, a confirmation for each person).
 
 With `--provider-ms N` the Twilio-compatible sink answers each SMS after N ms, as real
 providers do, and each daemon has 64 SMS under way (as in `bench.replicas`); by default it
-answers at once and the fan-out is held back by the CPU alone.
+answers at once and the fan-out is held back by the CPU alone. With `--relay-ms N` the SMTP
+sink likewise answers each message after N ms, as a relay writing it to its queue does, and
+each daemon keeps 64 connections to it (`email.pool_size`).
 
 Run: `.venv/bin/python -m bench.replies [--people N] [--senders N] [--seconds S]
-[--provider-ms N] [--postgres URL [--no-sqlite] [--replicas N]]`
+[--provider-ms N] [--relay-ms N] [--postgres URL [--no-sqlite] [--replicas N]]`
 """
 
 from __future__ import annotations
@@ -55,7 +57,10 @@ CHANNELS = ("sms", "email")
 HEALTH_SECONDS = 3.0
 POLL_SECONDS = 0.1
 SLOW_PROVIDER_CONCURRENCY = 64
-"""`sms.concurrency` of each replica when the provider answers slowly (`--provider-ms`)."""
+"""`sms.concurrency` of each replica when the provider answers slowly (`--provider-ms`), and
+its `email.pool_size` when the relay does (`--relay-ms`)."""
+PACE_KEPT = 0.8
+"""The share of its pace without replies the fan-out is to keep while they come in."""
 WAIT_SECONDS = 300.0
 """The longest any wait may take (an alert to be listed, sent, answered): then the run fails."""
 
@@ -432,10 +437,12 @@ async def measure(
     token = await prepare(url, people, folder)
     ports = [free_port() for _ in range(replicas)]
     replies = SignedReplies(await phones(url), f"http://127.0.0.1:{ports[0]}")
-    smtp, twilio = start_sinks(args.provider_ms)
+    smtp, twilio = start_sinks(args.provider_ms, args.relay_ms)
     # A provider answering as real ones do is waited on by as many sends as `bench.replicas`
     # lets each replica have under way.
     slow = {"NOTIFIER_SMS__CONCURRENCY": str(SLOW_PROVIDER_CONCURRENCY)} if args.provider_ms else {}
+    if args.relay_ms:
+        slow["NOTIFIER_EMAIL__POOL_SIZE"] = str(SLOW_PROVIDER_CONCURRENCY)
     log = folder / f"daemon-{name.split()[0]}.log"
     try:
         async with daemons(url, smtp, twilio, ports, log, **slow) as processes:
@@ -542,24 +549,33 @@ def report(run: Run) -> None:
 
 
 def _pace_rows(run: Run, window: tuple[float, float]) -> list[tuple[str, str, str, str]]:
-    """The fan-out's pace in the replies' window, with replies and in the baseline."""
+    """The fan-out's pace in the replies' window, with replies and in the baseline: each
+    channel's, then the whole alert's (both channels' messages together)."""
     rows = []
     label = f"{window[0]:.1f}-{window[1]:.1f} s after the API"
-    for channel in CHANNELS:
-        with_replies = pace(run.found.sent_times[run.measured[0]][channel], run.measured[1], window)
-        without = pace(run.found.sent_times[run.baseline[0]][channel], run.baseline[1], window)
+    times = run.found.sent_times
+    for channel in (*CHANNELS, None):
+        chosen = CHANNELS if channel is None else (channel,)
+        name = channel or "whole fan-out"
+        with_replies = pace(
+            [t for ch in chosen for t in times[run.measured[0]][ch]], run.measured[1], window
+        )
+        without = pace(
+            [t for ch in chosen for t in times[run.baseline[0]][ch]], run.baseline[1], window
+        )
+        kept = with_replies.per_second / without.per_second if without.per_second else 0.0
         rows.append(
             (
-                f"{channel} pace, {label}",
+                f"{name} pace, {label}",
                 f"with replies {with_replies.count:,} ({with_replies.per_second:,.0f}/s), "
-                f"without {without.count:,} ({without.per_second:,.0f}/s)",
-                "",
-                "",
+                f"without {without.count:,} ({without.per_second:,.0f}/s): {kept:.0%}",
+                f">= {PACE_KEPT:.0%}",
+                _met(kept >= PACE_KEPT),
             )
         )
         rows.append(
             (
-                f"{channel} all sent",
+                f"{name} all sent",
                 f"with replies {with_replies.all_sent_after:.1f} s after the API, "
                 f"without {without.all_sent_after:.1f} s",
                 "",
@@ -594,12 +610,24 @@ async def main() -> None:
         help="the Twilio-compatible sink answers each SMS after this long "
         f"(then sms.concurrency {SLOW_PROVIDER_CONCURRENCY})",
     )
+    parser.add_argument(
+        "--relay-ms",
+        type=int,
+        default=0,
+        help="the SMTP sink answers each message after this long "
+        f"(then email.pool_size {SLOW_PROVIDER_CONCURRENCY})",
+    )
     parser.add_argument("--postgres", metavar="URL", help="also measure a PostgreSQL database")
     parser.add_argument(
         "--no-sqlite", action="store_true", help="measure only the PostgreSQL database"
     )
     args = parser.parse_args()
-    provider = f" (SMS provider answering in {args.provider_ms} ms)" if args.provider_ms else ""
+    slow = [
+        f"{what} answering in {ms} ms"
+        for what, ms in (("SMS provider", args.provider_ms), ("SMTP relay", args.relay_ms))
+        if ms
+    ]
+    provider = f" ({', '.join(slow)})" if slow else ""
     with tempfile.TemporaryDirectory() as directory:
         folder = Path(directory)
         try:

@@ -1,7 +1,8 @@
 """Inbound SMS replies taken many at a time, in one transaction, as `take_sms` takes each.
 
-The open alerts of every sender are looked up in one indexed query, the answers recorded by
-`answer_batch.record_answers` and their confirmations queued in one statement. What is rare
+The open alerts of every sender, with their current responses, are looked up in one indexed
+query, the answers recorded by `answer_batch.record_answers` (which need not read them again)
+and their confirmations queued in one statement. What is rare
 is left to `take_sms`, one message at a time: carrier keywords that switch SMS off or on,
 and numbers with no open alert (the sender is told why, which needs more lookups).
 """
@@ -46,7 +47,8 @@ def take_replies(
         for i, sms in enumerate(messages)
         if sms.channel is not Channel.SMS or carrier_keyword(sms.body) not in _SWITCHES
     ]
-    alerts_of = open_alerts_for_phones(connection, {messages[i].sender for i in replies})
+    found = open_alerts_for_phones(connection, {messages[i].sender for i in replies})
+    alerts_of = found.of_phone
     answers: list[Answer] = []
     owners: list[tuple[int, OpenAlertOfPerson, ResponseKind]] = []
     for i in replies:
@@ -67,7 +69,7 @@ def take_replies(
                 Answer(alert_id, row.person, reply.kind, sms.channel, reply.text, provider_id)
             )
             owners.append((i, row, reply.kind))
-    recorded = record_answers(connection, answers, now)
+    recorded = record_answers(connection, answers, now, known=found.responses)
     notices: list[Notice] = []
     outcomes: dict[int, list[tuple[int, ResponseKind, Outcome]]] = defaultdict(list)
     queued: dict[int, int] = defaultdict(int)
@@ -93,14 +95,24 @@ def take_replies(
     return results
 
 
-def open_alerts_for_phones(
-    connection: Connection, phones: Iterable[str]
-) -> dict[str, list[OpenAlertOfPerson]]:
+@dataclass(frozen=True, slots=True)
+class SendersOpenAlerts:
+    """The open alerts sent to the people of some numbers, and those people's responses."""
+
+    of_phone: dict[str, list[OpenAlertOfPerson]]
+    """For each number, the open alerts sent to its people, newest first."""
+    responses: dict[tuple[int, int], str | None]
+    """The current response of each of them as a recipient, by (alert, person)."""
+
+
+def open_alerts_for_phones(connection: Connection, phones: Iterable[str]) -> SendersOpenAlerts:
     """For each number, the open alerts sent to its people, newest first (as
-    `responses.open_alerts_for_phone` finds them), in one query by the phone index."""
+    `responses.open_alerts_for_phone` finds them), with their current responses, in one query
+    by the phone index."""
+    found = SendersOpenAlerts(defaultdict(list), {})
     wanted = sorted(set(phones))
     if not wanted:
-        return {}
+        return found
     query = (
         select(
             PERSON.c.phone,
@@ -109,6 +121,7 @@ def open_alerts_for_phones(
             ALERT.c.created_at,
             PERSON.c.id.label("person"),
             PERSON.c.language,
+            RECIPIENT.c.response,
         )
         .select_from(PERSON)
         .join(RECIPIENT, RECIPIENT.c.person == PERSON.c.id)
@@ -116,9 +129,9 @@ def open_alerts_for_phones(
         .where(PERSON.c.phone.in_(wanted), ALERT.c.status.in_(OPEN_ALERT_STATUSES))
         .order_by(PERSON.c.phone, ALERT.c.created_at.desc(), ALERT.c.id.desc(), PERSON.c.id)
     )
-    found: dict[str, list[OpenAlertOfPerson]] = defaultdict(list)
     for row in connection.execute(query):
-        found[row.phone].append(
+        found.of_phone[row.phone].append(
             OpenAlertOfPerson(row.id, row.code, row.person, Language(row.language), row.created_at)
         )
+        found.responses[(row.id, row.person)] = row.response
     return found

@@ -12,7 +12,7 @@ are queued in one statement, as urgent as their alert, after what the outbox alr
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -43,9 +43,18 @@ class Recorded:
 
 
 def record_answers(
-    connection: Connection, answers: Sequence[Answer], now: datetime
+    connection: Connection,
+    answers: Sequence[Answer],
+    now: datetime,
+    *,
+    known: Mapping[tuple[int, int], str | None] | None = None,
 ) -> list[Recorded]:
-    """Record the answers in order, as `record_answer` would one after the other."""
+    """Record the answers in order, as `record_answer` would one after the other.
+
+    `known`, read in the same transaction, is the current response of every recipient (by
+    alert and person) of the answers' open alerts, as the SMS replies' lookup finds them:
+    then neither the alerts nor the recipients are read again (a round trip each).
+    """
     results: list[Recorded | None] = [
         Recorded(Outcome.EMPTY) if answer.empty else None for answer in answers
     ]
@@ -54,8 +63,12 @@ def record_answers(
         return [result or Recorded(Outcome.EMPTY) for result in results]
     alert_ids = sorted({answers[index].alert_id for index in live})
     people = sorted({answers[index].person for index in live})
-    open_alerts = _open_alerts(connection, alert_ids)
-    current = _current_responses(connection, alert_ids, people)
+    if known is None:
+        open_alerts = _open_alerts(connection, alert_ids)
+        current = _current_responses(connection, alert_ids, people)
+    else:
+        open_alerts = {alert_id for alert_id, _ in known}
+        current = dict(known)  # folded into as the answers are taken
     candidates: list[int] = []
     for index in live:
         answer = answers[index]

@@ -11,8 +11,9 @@
         ...                              # send to 127.0.0.1:server.port
         server.messages, server.connections_opened, server.dropped, server.refused_service
 
-`python -m tests.fakes.smtp_server --port N` runs one that accepts everything, for benchmarks:
-it prints `ready PORT`, and `received COUNT` when stopped by SIGTERM or SIGINT.
+`python -m tests.fakes.smtp_server --port N [--delay S]` runs one that accepts everything, for
+benchmarks (answering each DATA S seconds late, as a relay writing to its queue does): it
+prints `ready PORT`, and `received COUNT` when stopped by SIGTERM or SIGINT.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class FakeSmtpServer:
         implicit_tls: bool = False,
         auth: tuple[str, str] | None = None,
         keep_messages: bool = True,
+        delay: float = 0.0,
     ) -> None:
         self.port = port
         self.messages: list[ReceivedMessage] = []
@@ -83,6 +85,8 @@ class FakeSmtpServer:
         self._implicit_tls = implicit_tls
         self._auth = auth
         self._keep_messages = keep_messages
+        self.delay = delay
+        """Seconds before each message accepted is answered."""
         self._refusals: dict[str, str] = {}
         self._data_answers: deque[str] = deque()
         self._drops = 0
@@ -235,6 +239,8 @@ class FakeSmtpServer:
             await asyncio.Event().wait()  # until the client goes away
         if self._data_answers:
             return self._data_answers.popleft()
+        if self.delay:
+            await asyncio.sleep(self.delay)
         self.received += 1
         self.last_at = time.time()
         self.first_at = self.first_at or self.last_at
@@ -283,12 +289,12 @@ class _Handler:
         return await self._fake._data_answer(server, envelope)
 
 
-async def _serve(port: int) -> None:
+async def _serve(port: int, delay: float) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    async with FakeSmtpServer(port=port, keep_messages=False) as server:
+    async with FakeSmtpServer(port=port, keep_messages=False, delay=delay) as server:
         print(f"ready {server.port}", flush=True)
         await stop.wait()
     print(f"received {server.received} first {server.first_at} last {server.last_at}", flush=True)
@@ -298,7 +304,11 @@ def main(argv: list[str] | None = None) -> None:
     """Run an accept-everything server until SIGTERM."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    asyncio.run(_serve(parser.parse_args(argv).port))
+    parser.add_argument(
+        "--delay", type=float, default=0.0, help="seconds before each message is answered"
+    )
+    args = parser.parse_args(argv)
+    asyncio.run(_serve(args.port, args.delay))
 
 
 if __name__ == "__main__":

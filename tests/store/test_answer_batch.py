@@ -6,11 +6,12 @@ import random
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
 from notifier.access import Principal
 from notifier.alert_request import AlertRequest
 from notifier.domain import Channel, Purpose, ResponseKind, Role
+from notifier.inbound.sms_batch import open_alerts_for_phones
 from notifier.store import alerts, answer_batch, materialisation, responses
 from notifier.store.engine import Database
 from notifier.store.outbox import Notice
@@ -73,12 +74,16 @@ def _script(
     return script
 
 
+@pytest.mark.parametrize("lookup", [False, True], ids=["read", "known from the lookup"])
 @pytest.mark.parametrize("seed_", [1, 2, 3])
-async def test_a_batch_ends_as_answers_one_by_one(database: Database, seed_: int) -> None:
+async def test_a_batch_ends_as_answers_one_by_one(
+    database: Database, seed_: int, lookup: bool
+) -> None:
     """Outcomes, answer numbers, current responses and histories are those of the same
-    answers recorded one at a time with `record_answer` (to a twin alert)."""
-    await seed(database, nairobi_people(PEOPLE))
-    await seed(database, ["G00001,Hélène Dubois,h@example.org,+41791234567,GVA,fr,"])
+    answers recorded one at a time with `record_answer` (to a twin alert), whether the batch
+    reads the recipients itself or is given them by the SMS replies' lookup of their phones."""
+    everyone = [*nairobi_people(PEOPLE), "G00001,Hélène Dubois,h@example.org,+41791234567,GVA,fr,"]
+    await seed(database, everyone)
     one_by_one, batched = await _alert(database, "One by one"), await _alert(database, "Batch")
     *people, stranger = await _people(database)
     script = _script(people, stranger, seed_)
@@ -94,7 +99,15 @@ async def test_a_batch_ends_as_answers_one_by_one(database: Database, seed_: int
         Answer(batched, person, kind, Channel.SMS, text, provider and f"b{provider}")
         for person, kind, text, provider in script
     ]
-    got = await database.run(lambda connection: answer_batch.record_answers(connection, batch, NOW))
+
+    def record(connection: Connection) -> list[answer_batch.Recorded]:
+        known = None
+        if lookup:
+            phones = [row[3] for row in (line.split(",") for line in everyone)]
+            known = open_alerts_for_phones(connection, phones).responses
+        return answer_batch.record_answers(connection, batch, NOW, known=known)
+
+    got = await database.run(record)
     assert [(r.outcome, r.answers) for r in got] == expected
     assert await _state(database, batched) == await _state(database, one_by_one)
     assert {Outcome.DUPLICATE, Outcome.NOT_RECIPIENT, Outcome.EMPTY} <= {o for o, _ in expected}
