@@ -17,6 +17,7 @@ from notifier.channel_health import ChannelHealth
 from notifier.clock import Clock, SystemClock
 from notifier.console import pages as console
 from notifier.console.raise_pages import RAISE_PATH
+from notifier.domain import Channel
 from notifier.inbound.answer_intake import AnswerIntake
 from notifier.messages import Templates, load_templates, templates_location
 from notifier.settings import Settings
@@ -53,14 +54,15 @@ def create_app(
     *,
     clock: Clock | None = None,
     wake_dispatcher: Callable[[], None] = lambda: None,
-    wake_senders: Callable[[], None] | None = None,
+    wake_senders: Callable[[Channel], None] | None = None,
     metrics: SendMetrics | None = None,
     templates: Templates | None = None,
     channel_health: ChannelHealth | None = None,
     answers: AnswerIntake | None = None,
 ) -> Starlette:
     """The application, bound to its database and configuration. `wake_dispatcher` is told of
-    alerts to send, `wake_senders` (by default the same) of deliveries queued ready to send."""
+    alerts to send, `wake_senders` (by default the same) of deliveries queued ready to send on
+    a channel."""
     settings = settings or Settings()
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
@@ -99,7 +101,7 @@ def create_app(
     app.state.clock = clock or SystemClock()
     app.state.answers = answers or AnswerIntake(database, app.state.templates, app.state.clock)
     app.state.wake_dispatcher = wake_dispatcher
-    app.state.wake_senders = wake_senders or wake_dispatcher
+    app.state.wake_senders = wake_senders or (lambda _channel: wake_dispatcher())
     app.state.metrics = metrics or SendMetrics()
     app.state.channel_health = channel_health or ChannelHealth()
     return app

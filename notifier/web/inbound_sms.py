@@ -34,7 +34,7 @@ async def twilio_sms(request: Request) -> Response:
         InboundSms(message.sid, message.sender, message.body, channel)
     )
     if answered.queued:
-        request.app.state.wake_senders()  # the confirmations are ready to send
+        request.app.state.wake_senders(channel)  # the confirmations are ready to send
     return Response(twiml(answered.immediate), media_type=TWIML)
 
 

@@ -60,8 +60,9 @@ async def raise_unannounced(fan_out: FanOut) -> int:
 async def test_waking_the_senders_sends_what_is_queued_and_materialises_nothing(
     database: Database,
 ) -> None:
-    """A confirmation queued in the outbox goes out on `wake_senders`, while an alert raised
-    meanwhile without a wake-up call stays unmaterialised; `wake` then materialises it."""
+    """Confirmations queued by SMS and by e-mail: `wake_senders` for SMS sends the SMS alone,
+    while an alert raised meanwhile without a wake-up call stays unmaterialised; then for
+    e-mail, the e-mail; `wake` then materialises the alert."""
     await seed(database, nairobi_people(3))
     async with running_fan_out(database, poll_interval_seconds=POLL_SECONDS) as fan_out:
         first = await fan_out.raise_alert(ALERT)
@@ -69,14 +70,22 @@ async def test_waking_the_senders_sends_what_is_queued_and_materialises_nothing(
         sent = len(fan_out.twilio.messages)
         waiting = await raise_unannounced(fan_out)
         person = await a_recipient(database, first)
-        notice = Notice(first, person, Channel.SMS, Purpose.ANSWER, 1, "Recorded: safe.")
+        notices = [
+            Notice(first, person, channel, Purpose.ANSWER, 1, "Recorded: safe.", "Recorded")
+            for channel in (Channel.SMS, Channel.EMAIL)
+        ]
         now = datetime.now(UTC)
-        await database.run(lambda connection: queue_notices(connection, [notice], now))
+        await database.run(lambda connection: queue_notices(connection, notices, now))
 
-        fan_out.dispatcher.wake_senders()
+        fan_out.dispatcher.wake_senders(Channel.SMS)
         await until(lambda: len(fan_out.twilio.messages) > sent)
         await asyncio.sleep(0.5)  # time enough for a pass of materialisation, had one begun
-        assert [message.body for message in fan_out.twilio.messages[sent:]] == [notice.body]
+        assert [message.body for message in fan_out.twilio.messages[sent:]] == ["Recorded: safe."]
+        assert fan_out.smtp.messages == []
+        assert await deliveries(database, waiting) == 0
+
+        fan_out.dispatcher.wake_senders(Channel.EMAIL)
+        await until(lambda: len(fan_out.smtp.messages) == 1)
         assert await deliveries(database, waiting) == 0
 
         fan_out.dispatcher.wake()

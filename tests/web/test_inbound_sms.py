@@ -164,7 +164,7 @@ async def test_reply_records_safe_and_queues_a_confirmation(inbound: Inbound) ->
     assert (await inbound.answers(alert_id))["L5"] == ("safe", inbound.clock.at)
     assert await inbound.history() == [(alert_id, "L5", "safe", "1", "SM" + "a" * 32)]
     assert await inbound.confirmations() == [("L5", 1, "Recorded: safe. Thank you.")]
-    assert inbound.wakes.calls == 1
+    assert inbound.wakes.channels == [Channel.SMS]
 
 
 async def test_replayed_webhook_is_recorded_once(inbound: Inbound) -> None:
