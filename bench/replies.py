@@ -2,7 +2,8 @@
 
 Against one `notifier serve` per database, or `--replicas` of them on PostgreSQL sharing
 one public URL as behind a load balancer (the loopback sinks and the roster of
-`bench.fan_out`, both channels at its rates): the rate of `/healthz` alone, then an alert to
+`bench.fan_out`, both channels at its rates): the rate of `/healthz` alone, asked the same way
+as the replies are posted and for as long (`--seconds`), then an alert to
 everyone sent without replies (the baseline of the fan-out's pace), closed once sent; then
 the same alert again, and as soon as all its recipients are in place, signed inbound SMS to
 `POST /webhooks/twilio/sms` (Body "1", every tenth "2"), posted by concurrent keep-alive
@@ -54,7 +55,6 @@ REPLY_PATH = "/webhooks/twilio/sms"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 STATIONS = ("NBO", "GVA", "BKK", "SCL")
 CHANNELS = ("sms", "email")
-HEALTH_SECONDS = 3.0
 POLL_SECONDS = 0.1
 SLOW_PROVIDER_CONCURRENCY = 64
 """`sms.concurrency` of each replica when the provider answers slowly (`--provider-ms`), and
@@ -448,7 +448,7 @@ async def measure(
         async with daemons(url, smtp, twilio, ports, log, **slow) as processes:
             watch = Watch(processes, log)
             async with Senders(ports, senders) as client:
-                health = await health_rate(client, senders, HEALTH_SECONDS)
+                health = await health_rate(client, senders, args.seconds)
             async with httpx.AsyncClient(
                 base_url=f"http://127.0.0.1:{ports[0]}", timeout=30
             ) as officer:
