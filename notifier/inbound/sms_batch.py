@@ -2,9 +2,9 @@
 
 The open alerts of every sender, with their current responses, are looked up in one indexed
 query, the answers recorded by `answer_batch.record_answers` (which need not read them again)
-and their confirmations queued in one statement. What is rare
-is left to `take_sms`, one message at a time: carrier keywords that switch SMS off or on,
-and numbers with no open alert (the sender is told why, which needs more lookups).
+and their confirmations queued in one statement. What is rare is left to `take_sms`, one
+message at a time: carrier keywords that switch SMS off or on, and numbers with no open alert
+(the sender is told why, which needs more lookups).
 """
 
 from __future__ import annotations

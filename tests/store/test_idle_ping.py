@@ -57,6 +57,20 @@ async def last_change(observer: asyncpg.Connection, pid: int) -> tuple[str, obje
     return str(row["query"]), row["state_change"]
 
 
+async def cut_while_idle_then_used(
+    engine: AsyncEngine, observer: asyncpg.Connection, idle: float
+) -> None:
+    """The server ends the engine's one connection, which then stays idle for `idle` seconds;
+    the next statement runs, on another connection. The engine is disposed of."""
+    try:
+        pid = await backend_of(engine)
+        assert await observer.fetchval("SELECT pg_terminate_backend($1)", pid)
+        await asyncio.sleep(idle)
+        assert await backend_of(engine) != pid
+    finally:
+        await engine.dispose()
+
+
 @pytest.mark.parametrize("driver", DRIVERS)
 async def test_a_connection_given_back_a_moment_ago_is_not_pinged_an_idle_one_is(
     postgres_url: str, observer: asyncpg.Connection, driver: str
@@ -83,14 +97,7 @@ async def test_an_idle_connection_cut_by_the_server_is_replaced_unseen(
 ) -> None:
     """A connection the server ended while it was idle in the pool fails its ping, and the
     statement runs on a new connection without an error."""
-    engine = engine_on(postgres_url, driver)
-    try:
-        pid = await backend_of(engine)
-        assert await observer.fetchval("SELECT pg_terminate_backend($1)", pid)
-        await asyncio.sleep(IDLE * 2)
-        assert await backend_of(engine) != pid
-    finally:
-        await engine.dispose()
+    await cut_while_idle_then_used(engine_on(postgres_url, driver), observer, IDLE * 2)
 
 
 async def test_a_connection_cut_a_moment_after_use_fails_once_then_the_pool_renews(
@@ -116,10 +123,4 @@ async def test_the_daemons_engine_pings_its_idle_postgresql_connections(
     """`create_engine` sets the ping on: a connection cut while idle for `IDLE_SECONDS` is
     replaced without an error."""
     engine = create_engine(postgres_url, pool_size=1, max_overflow=0)
-    try:
-        pid = await backend_of(engine)
-        assert await observer.fetchval("SELECT pg_terminate_backend($1)", pid)
-        await asyncio.sleep(IDLE_SECONDS + 0.2)
-        assert await backend_of(engine) != pid
-    finally:
-        await engine.dispose()
+    await cut_while_idle_then_used(engine, observer, IDLE_SECONDS + 0.2)
