@@ -12,7 +12,9 @@ senders spread over the replicas in turn: one from each person, then more from e
 against `/healthz`, the webhook's p50 and p99, how soon the alert's view shows everyone
 answered, the fan-out's pace during the replies against the baseline's over the same seconds
 after the API answered, and the answers and confirmations found in the database (one answer
-row per reply posted, a confirmation for each person).
+row per reply posted, a confirmation for each person). Last, how busy the machine was and which
+processes used its CPU (`bench.cpu_share`): while `/healthz` alone was asked, while the alert
+without replies sent its e-mail, and while the replies came in.
 
 With `--provider-ms N` the Twilio-compatible sink answers each SMS after N ms, as real
 providers do, and each daemon has 64 SMS under way (as in `bench.replicas`); by default it
@@ -43,10 +45,21 @@ from urllib.parse import urlencode
 
 import aiohttp
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from twilio.request_validator import RequestValidator
 
-from bench.fan_out import SID, TOKEN, Sink, daemons, free_port, prepare, start_sinks
+from bench.cpu_share import CpuSampler
+from bench.fan_out import (
+    SID,
+    TOKEN,
+    Sink,
+    cpu_seconds,
+    daemons,
+    free_port,
+    postgres_cpu_seconds,
+    prepare,
+    start_sinks,
+)
 from notifier.store.engine import Database
 from notifier.store.tables import DELIVERY, PERSON, RESPONSE
 from tests.postgres import throwaway_database
@@ -348,6 +361,15 @@ async def phones(url: str) -> list[str]:
         return [str(phone) for phone in (await session.execute(query)).scalars()]
 
 
+async def autovacuum(url: str) -> str | None:
+    """PostgreSQL's `autovacuum` setting ("on" or "off"), None on SQLite. Off, the rows that
+    updates leave behind stay in the tables and their indexes for the whole run."""
+    if not url.startswith("postgresql"):
+        return None
+    async with Database.open(url) as database, database.session() as session:
+        return str((await session.execute(text("SHOW autovacuum"))).scalar_one())
+
+
 async def confirmations_sent(url: str, watch: Watch, people: int) -> None:
     """Wait until the answers' confirmations are all queued and sent, read in the database."""
     d = DELIVERY.c
@@ -420,6 +442,7 @@ class Run:
     senders: int
     replicas: int
     health: float
+    health_window: tuple[float, float]
     replied: Replied
     view_lag: float
     listed_after: float
@@ -427,6 +450,8 @@ class Run:
     baseline: tuple[int, float]
     measured: tuple[int, float]
     found: Recorded
+    cpu: CpuSampler
+    autovacuum: str | None
 
 
 async def measure(
@@ -445,10 +470,15 @@ async def measure(
         slow["NOTIFIER_EMAIL__POOL_SIZE"] = str(SLOW_PROVIDER_CONCURRENCY)
     log = folder / f"daemon-{name.split()[0]}.log"
     try:
-        async with daemons(url, smtp, twilio, ports, log, **slow) as processes:
+        async with (
+            daemons(url, smtp, twilio, ports, log, **slow) as processes,
+            cpu_sampler(processes, (smtp, twilio)) as cpu,
+        ):
             watch = Watch(processes, log)
             async with Senders(ports, senders) as client:
+                health_started = time.time()
                 health = await health_rate(client, senders, args.seconds)
+                health_window = (health_started, time.time())
             async with httpx.AsyncClient(
                 base_url=f"http://127.0.0.1:{ports[0]}", timeout=30
             ) as officer:
@@ -479,6 +509,7 @@ async def measure(
         senders,
         replicas,
         health,
+        health_window,
         replied,
         shown - replied.finished,
         listed_after,
@@ -486,6 +517,21 @@ async def measure(
         baseline,
         measured,
         await recorded(url, (baseline[0], measured[0])),
+        cpu,
+        await autovacuum(url),
+    )
+
+
+def cpu_sampler(processes: Sequence[subprocess.Popen[bytes]], sinks: Sequence[Sink]) -> CpuSampler:
+    """A sampler of the CPU used by the daemons, PostgreSQL, the sinks and this process (the
+    load's senders and the officer's polls)."""
+    return CpuSampler(
+        {
+            "daemons": lambda: sum(cpu_seconds(process.pid) for process in processes),
+            "PostgreSQL": postgres_cpu_seconds,
+            "sinks": lambda: sum(cpu_seconds(sink.process.pid) for sink in sinks),
+            "benchmark": time.process_time,
+        }
     )
 
 
@@ -541,6 +587,9 @@ def report(run: Run) -> None:
         ),
     ]
     rows += _pace_rows(run, window)
+    rows += _cpu_rows(run)
+    if run.autovacuum is not None:
+        rows.append(("PostgreSQL's autovacuum", run.autovacuum, "", ""))
     replicas = f", {run.replicas} replicas" if run.replicas > 1 else ""
     print(f"\n{run.name}{replicas}, {n:,} people, {run.senders} senders")
     widths = [max(len(row[column]) for row in rows) for column in range(4)]
@@ -582,6 +631,28 @@ def _pace_rows(run: Run, window: tuple[float, float]) -> list[tuple[str, str, st
                 "",
             )
         )
+    return rows
+
+
+def _cpu_rows(run: Run) -> list[tuple[str, str, str, str]]:
+    """How busy the machine was, and what used its CPU: while `/healthz` alone was asked; while
+    the alert without replies sent its e-mail; while the replies came in, before and after the
+    measured alert's e-mail was all sent."""
+    times = run.found.sent_times
+    baseline_email = max(times[run.baseline[0]]["email"], default=run.baseline[1])
+    measured_email = max(times[run.measured[0]]["email"], default=run.measured[1])
+    started, finished = run.replied.started, run.replied.finished
+    stretches = [
+        ("CPU, /healthz alone", run.health_window),
+        ("CPU, the fan-out alone until its e-mail was sent", (run.baseline[1], baseline_email)),
+        ("CPU, replies while the e-mail was sending", (started, min(finished, measured_email))),
+        ("CPU, replies once it was sent", (measured_email, finished)),
+    ]
+    rows = []
+    for label, (start, end) in stretches:
+        share = run.cpu.between(start, end)
+        if share is not None:
+            rows.append((label, share.describe(), "", ""))
     return rows
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, case, func, select, update
+from sqlalchemy import Connection, bindparam, case, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from notifier.domain import OPEN_ALERT_STATUSES, DeliveryStatus, ResponseKind
@@ -92,9 +92,26 @@ def record_answers(
 
 
 def queue_notices(connection: Connection, notices: Sequence[Notice], now: datetime) -> None:
-    """Queue the notices in one statement, each as urgent as its alert; one already in the
-    outbox (the same alert, person, channel, purpose and round) is left as it is."""
+    """Queue the notices in one statement, each as urgent as its alert, in their order; one
+    already in the outbox (the same alert, person, channel, purpose and round) is left as it
+    is. On PostgreSQL the notices go as arrays (`unnest`): one statement, not one per row."""
     if not notices:
+        return
+    if connection.dialect.name == "postgresql":
+        connection.execute(
+            _NOTICES_FROM_ARRAYS,
+            {
+                "alert_ids": [notice.alert_id for notice in notices],
+                "people": [notice.person for notice in notices],
+                "channels": [notice.channel.value for notice in notices],
+                "purposes": [notice.purpose.value for notice in notices],
+                "rounds": [notice.round for notice in notices],
+                "subjects": [notice.subject for notice in notices],
+                "bodies": [notice.body for notice in notices],
+                "status": DeliveryStatus.QUEUED.value,
+                "now": now,
+            },
+        )
         return
     rows = [
         {
@@ -112,7 +129,7 @@ def queue_notices(connection: Connection, notices: Sequence[Notice], now: dateti
         }
         for notice in notices
     ]
-    connection.execute(_NOTICE_INSERTS[connection.dialect.name], rows)
+    connection.execute(_NOTICE_INSERT, rows)
 
 
 def _open_alerts(connection: Connection, alert_ids: Sequence[int]) -> set[int]:
@@ -192,7 +209,17 @@ def _fold_into_recipients(
         }
         for (alert_id, person), value in sorted(final.items())
     ]
-    connection.execute(_FOLD, rows)  # in key order: replicas' batches lock rows alike
+    if connection.dialect.name == "postgresql":
+        columns = {
+            "alert_ids": [row["key_alert"] for row in rows],
+            "people": [row["key_person"] for row in rows],
+            "sticky": [row["sticky"] for row in rows],
+            "answers": [row["answer"] for row in rows],
+            "now": now,
+        }
+        connection.execute(_FOLD_FROM_ARRAYS, columns)
+    else:
+        connection.execute(_FOLD, rows)  # in key order: replicas' batches lock rows alike
     return outcomes
 
 
@@ -249,17 +276,33 @@ _RESPONSE_INSERTS = {
 }
 
 
-def _notice_insert(module: Any) -> Any:
-    priority = (
-        select(ALERT.c.priority).where(ALERT.c.id == bindparam("alert_priority")).scalar_subquery()
+_NOTICE_INSERT = (
+    sqlite.insert(DELIVERY)
+    .values(
+        priority=select(ALERT.c.priority)
+        .where(ALERT.c.id == bindparam("alert_priority"))
+        .scalar_subquery()
     )
-    return module.insert(DELIVERY).values(priority=priority).on_conflict_do_nothing()
+    .on_conflict_do_nothing()
+)
+"""SQLite's: one row of the notices at a time (`executemany`), each at its alert's priority."""
 
-
-_NOTICE_INSERTS = {
-    "postgresql": _notice_insert(postgresql),
-    "sqlite": _notice_insert(sqlite),
-}
+_NOTICES_FROM_ARRAYS = text(
+    """
+    INSERT INTO delivery (alert_id, person, channel, purpose, round, status, priority, attempts,
+                          next_attempt_at, subject, body, created_at)
+    SELECT n.alert_id, n.person, n.channel, n.purpose, n.round, CAST(:status AS text),
+           a.priority, 0, CAST(:now AS timestamptz), n.subject, n.body, CAST(:now AS timestamptz)
+    FROM unnest(CAST(:alert_ids AS integer[]), CAST(:people AS integer[]),
+                CAST(:channels AS text[]), CAST(:purposes AS text[]), CAST(:rounds AS integer[]),
+                CAST(:subjects AS text[]), CAST(:bodies AS text[])) WITH ORDINALITY
+         AS n(alert_id, person, channel, purpose, round, subject, body, position)
+    JOIN alert AS a ON a.id = n.alert_id
+    ORDER BY n.position
+    ON CONFLICT DO NOTHING
+    """
+)
+"""PostgreSQL's: every notice in one statement, from arrays, in order, at its alert's priority."""
 
 _FOLD = (
     update(RECIPIENT)
@@ -277,3 +320,27 @@ _FOLD = (
     )
 )
 """A recipient's response after the batch's answers: `answer`, unless it is `sticky`."""
+
+_FOLD_FROM_ARRAYS = text(
+    """
+    WITH batch AS (
+        SELECT * FROM unnest(CAST(:alert_ids AS integer[]), CAST(:people AS integer[]),
+                             CAST(:sticky AS text[]), CAST(:answers AS text[]))
+             AS b(alert_id, person, sticky, answer)
+    ), locked AS MATERIALIZED (
+        SELECT r.alert_id, r.person FROM recipient AS r
+        JOIN batch AS b ON r.alert_id = b.alert_id AND r.person = b.person
+        ORDER BY r.alert_id, r.person
+        FOR NO KEY UPDATE OF r
+    )
+    UPDATE recipient AS r
+    SET response = CASE WHEN r.response = b.sticky THEN r.response ELSE b.answer END,
+        last_response_at = CAST(:now AS timestamptz),
+        first_response_at = coalesce(r.first_response_at, CAST(:now AS timestamptz))
+    FROM locked AS l JOIN batch AS b ON b.alert_id = l.alert_id AND b.person = l.person
+    WHERE r.alert_id = l.alert_id AND r.person = l.person
+    """
+)
+"""`_FOLD` for every recipient of a batch in one PostgreSQL statement, from arrays: the rows
+are locked first, in key order, as `_FOLD` row after row locks them (replicas' batches then
+never wait on each other in a cycle)."""

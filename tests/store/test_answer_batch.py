@@ -130,25 +130,27 @@ async def test_neutral_words_keep_help_recorded_in_between(database: Database) -
 
 
 async def test_notices_are_queued_once_as_urgent_as_their_alert(database: Database) -> None:
-    """Confirmations go into the outbox at their alert's priority; the same one twice, once."""
-    await seed(database, nairobi_people(2))
+    """Confirmations go into the outbox at their alert's priority, in the order given (the
+    outbox's order among equals); the same one twice, once."""
+    await seed(database, nairobi_people(3))
     alert_id = await _alert(database, "Fire")
     people = await _people(database)
+    in_order = [people[1], people[2], people[0]]
     notices = [
         Notice(alert_id, person, Channel.SMS, Purpose.ANSWER, 1, "Recorded: safe.")
-        for person in [*people, people[0]]
+        for person in [*in_order, people[1]]
     ]
     for _ in range(2):
         await database.run(lambda connection: answer_batch.queue_notices(connection, notices, NOW))
     async with database.session(read_only=True) as session:
         rows = await session.execute(
-            select(
-                DELIVERY.c.person, DELIVERY.c.priority, DELIVERY.c.body, DELIVERY.c.status
-            ).where(DELIVERY.c.purpose == Purpose.ANSWER.value)
+            select(DELIVERY.c.person, DELIVERY.c.priority, DELIVERY.c.body, DELIVERY.c.status)
+            .where(DELIVERY.c.purpose == Purpose.ANSWER.value)
+            .order_by(DELIVERY.c.id)
         )
-        queued = sorted(tuple(row) for row in rows.all())
+        queued = [tuple(row) for row in rows.all()]
     priority = await _priority(database, alert_id)
-    assert queued == [(person, priority, "Recorded: safe.", "queued") for person in people]
+    assert queued == [(person, priority, "Recorded: safe.", "queued") for person in in_order]
 
 
 async def _priority(database: Database, alert_id: int) -> int:
