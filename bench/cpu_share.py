@@ -44,8 +44,9 @@ class CpuShare:
 
     def describe(self) -> str:
         """'machine 97 % busy, 1.94 cores: daemons 1.10, PostgreSQL 0.05, …, the rest 0.30'
-        over the stretch; the rest is busy time charged to none of the groups (the kernel's
-        own work, other processes)."""
+        over the stretch; the rest is busy time charged to none of the groups: processes
+        that ended within it (a database connection closed meanwhile), other processes, the
+        kernel's own work."""
         busy_cores = self.busy * self.cpus
         rest = busy_cores - sum(self.cores.values())
         groups = ", ".join(f"{name} {used:.2f}" for name, used in self.cores.items())

@@ -19,7 +19,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from sqlalchemy import Connection, Engine, StaticPool, event
 from sqlalchemy import create_engine as create_sync_engine
@@ -45,6 +45,15 @@ CONNECT_TIMEOUT_SECONDS = 10
 The drivers' own default is a minute: a loop trying to connect to a server that went away
 without a word would go on waiting that long after it came back.
 """
+
+POSTGRES_POOL_LIMIT: Final = 16
+"""The most connections a replica's pool opens to PostgreSQL (SQLAlchemy's default was 15)."""
+POSTGRES_POOL_KEPT: Final = 12
+"""How many of them the pool keeps open once returned. A replica holds about eight for good
+(four kept for sending, its presence, its news, the scheduler's and the CAP feeds' locks), so
+the rest always fit among those kept. With SQLAlchemy's default of 5 kept, connections were
+closed on their return and others opened at once, a new PostgreSQL process each: 2,300 in the
+30 s of `bench/replies.py`'s `/healthz` load on two replicas (`tests/store/test_engine.py`)."""
 
 _CONNECT_TIMEOUT_ARGUMENT = {"asyncpg": "timeout", "psycopg": "connect_timeout"}
 
@@ -87,6 +96,9 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
         # them read while one writes. A few connections (an aiosqlite thread each) suffice.
         options.setdefault("pool_size", 4)
         options.setdefault("max_overflow", 0)
+    else:
+        options.setdefault("pool_size", POSTGRES_POOL_KEPT)
+        options.setdefault("max_overflow", POSTGRES_POOL_LIMIT - POSTGRES_POOL_KEPT)
     try:
         engine = create_async_engine(parsed, **options)
     except Exception as error:  # an unknown or missing driver

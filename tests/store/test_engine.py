@@ -9,10 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, event, text
 
 from notifier.errors import ConfigError
-from notifier.store.engine import Database, create_engine
+from notifier.store.engine import POSTGRES_POOL_LIMIT, Database, create_engine
 
 
 async def make_table(database: Database) -> None:
@@ -181,3 +181,37 @@ async def test_a_checkpoint_copies_the_write_ahead_log_into_the_file(tmp_path: P
         assert in_the_file_alone() == 0
         await database.checkpoint()
         assert in_the_file_alone() == 3000
+
+
+HELD_BY_A_REPLICA = 8
+"""Pooled connections a replica holds for good: four kept for sending, its presence, its
+news, the scheduler's and the CAP feeds' locks."""
+
+
+@pytest.mark.postgres
+async def test_bursts_of_work_reuse_the_pools_connections(postgres_url: str) -> None:
+    """Beside the connections a replica holds for good, bursts of concurrent transactions (a
+    load balancer's probes, officers' screens) wait their turn for the pool's connections:
+    none is closed on its return only for another to be opened (a new PostgreSQL process
+    each), and no more than POSTGRES_POOL_LIMIT are ever opened."""
+    opened = 0
+
+    def count(*_: object) -> None:
+        nonlocal opened
+        opened += 1
+
+    async with Database.open(postgres_url) as database:
+        event.listen(database.engine.sync_engine, "connect", count)
+        held = [await database.engine.connect() for _ in range(HELD_BY_A_REPLICA)]
+
+        async def probe() -> None:
+            async with database.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+
+        try:
+            for _ in range(40):
+                await asyncio.gather(*(probe() for _ in range(32)))
+        finally:
+            for connection in held:
+                await connection.close()
+    assert HELD_BY_A_REPLICA < opened <= POSTGRES_POOL_LIMIT
