@@ -271,3 +271,24 @@ def test_roster_list_shows_channels(
     header, first, *_ = table.splitlines()
     assert header.split()[6] == "channels"
     assert first.split()[7] == "whatsapp,email"
+
+
+def test_a_schema_newer_than_this_version_is_refused_and_left_alone(
+    configured: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A database a newer version upgraded: `db upgrade` and the other commands exit 1 with
+    what happened and what to do, no traceback, and the database keeps its revision."""
+    config = str(configured)
+    _run(capsys, "db", "upgrade", "--config", config)
+    with sqlite3.connect(tmp_path / "cli.db") as connection:
+        connection.execute("UPDATE alembic_version SET version_num = '0099_future'")
+    upgrade = _run(capsys, "db", "upgrade", "--config", config)
+    listing = _run(capsys, "roster", "list", "--config", config)
+    with sqlite3.connect(tmp_path / "cli.db") as connection:
+        revision = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+    for status, out, err in (upgrade, listing):
+        assert (status, out) == (1, "")
+        assert "database schema is at revision 0099_future, which this version does not know" in err
+        assert "a newer version of the notifier upgraded it" in err
+        assert "Traceback" not in err
+    assert revision == ("0099_future",)

@@ -29,6 +29,24 @@ def head_revision() -> str:
     return head
 
 
+def known_revisions() -> frozenset[str]:
+    """Every migration this version of the notifier ships."""
+    scripts = ScriptDirectory.from_config(alembic_config())
+    return frozenset(script.revision for script in scripts.walk_revisions())
+
+
+def refuse_newer(current: str | None) -> None:
+    """SchemaError when the database is at a migration this version does not ship: a newer
+    version upgraded it, and this one can neither run on it nor migrate it."""
+    if current is None or current in known_revisions():
+        return
+    raise SchemaError(
+        f"database schema is at revision {current}, which this version does not know (its "
+        f"newest is {head_revision()}): a newer version of the notifier upgraded it; run that "
+        "version, or restore the backup taken before the upgrade"
+    )
+
+
 async def current_revision(database: Database) -> str | None:
     """The migration the database is at, or None for an empty database."""
     async with database.engine.connect() as connection:
@@ -38,8 +56,10 @@ async def current_revision(database: Database) -> str | None:
 
 
 async def upgrade(database: Database, revision: str = "head") -> tuple[str | None, str]:
-    """Migrate the database to `revision`; return the revisions before and after."""
+    """Migrate the database to `revision`; return the revisions before and after. A database
+    upgraded by a newer version is refused (SchemaError), and left as it is."""
     before = await current_revision(database)
+    refuse_newer(before)
     async with database.engine.begin() as connection:
         await connection.run_sync(lambda sync: command.upgrade(alembic_config(sync), revision))
     after = await current_revision(database)
@@ -59,6 +79,7 @@ async def require_current(database: Database) -> None:
     head = head_revision()
     if current == head:
         return
+    refuse_newer(current)
     state = "is empty" if current is None else f"is at revision {current}"
     raise SchemaError(
         f"database schema {state}, this version needs {head}: run `notifier db upgrade` first"

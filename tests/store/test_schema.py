@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, inspect, text
 
 from notifier.errors import SchemaError
@@ -57,11 +58,30 @@ async def test_serve_refuses_an_empty_database(empty_database: Database) -> None
 
 
 async def test_serve_refuses_an_older_schema(database: Database) -> None:
-    """A database at another revision is refused with both revisions named."""
+    """A database at an earlier revision is refused with both revisions named."""
+    head = schema.head_revision()
+    earlier = ScriptDirectory.from_config(schema.alembic_config()).get_revision(head).down_revision
+    assert isinstance(earlier, str)
     async with database.engine.begin() as connection:
-        await connection.execute(text("UPDATE alembic_version SET version_num = '0000'"))
-    with pytest.raises(SchemaError, match=r"is at revision 0000, this version needs"):
+        await connection.execute(
+            text("UPDATE alembic_version SET version_num = :earlier"), {"earlier": earlier}
+        )
+    with pytest.raises(
+        SchemaError, match=rf"is at revision {earlier}, this version needs {head}: run `notifier db"
+    ):
         await schema.require_current(database)
+
+
+async def test_serve_refuses_a_schema_it_does_not_know(database: Database) -> None:
+    """A database at a revision this version does not ship (a newer version upgraded it) is
+    refused with what to do, not told to run `db upgrade`, which cannot downgrade it."""
+    async with database.engine.begin() as connection:
+        await connection.execute(text("UPDATE alembic_version SET version_num = '0099_future'"))
+    with pytest.raises(
+        SchemaError, match=r"0099_future, which this version does not know"
+    ) as raised:
+        await schema.require_current(database)
+    assert "db upgrade" not in str(raised.value)
 
 
 async def test_sqlite_is_tuned_for_a_daemon(tmp_path: object) -> None:
