@@ -210,14 +210,8 @@ def _fold_into_recipients(
         for (alert_id, person), value in sorted(final.items())
     ]
     if connection.dialect.name == "postgresql":
-        columns = {
-            "alert_ids": [row["key_alert"] for row in rows],
-            "people": [row["key_person"] for row in rows],
-            "sticky": [row["sticky"] for row in rows],
-            "answers": [row["answer"] for row in rows],
-            "now": now,
-        }
-        connection.execute(_FOLD_FROM_ARRAYS, columns)
+        columns = {name: [row[name] for row in rows] for name in _FOLD_ARRAYS}
+        connection.execute(_FOLD_FROM_ARRAYS, {**columns, "now": now})
     else:
         connection.execute(_FOLD, rows)  # in key order: replicas' batches lock rows alike
     return outcomes
@@ -321,11 +315,14 @@ _FOLD = (
 )
 """A recipient's response after the batch's answers: `answer`, unless it is `sticky`."""
 
+_FOLD_ARRAYS = ("key_alert", "key_person", "sticky", "answer")
+"""`_FOLD`'s parameters that `_FOLD_FROM_ARRAYS` takes as arrays, a value for each row."""
+
 _FOLD_FROM_ARRAYS = text(
     """
     WITH batch AS (
-        SELECT * FROM unnest(CAST(:alert_ids AS integer[]), CAST(:people AS integer[]),
-                             CAST(:sticky AS text[]), CAST(:answers AS text[]))
+        SELECT * FROM unnest(CAST(:key_alert AS integer[]), CAST(:key_person AS integer[]),
+                             CAST(:sticky AS text[]), CAST(:answer AS text[]))
              AS b(alert_id, person, sticky, answer)
     ), locked AS MATERIALIZED (
         SELECT r.alert_id, r.person FROM recipient AS r
