@@ -70,17 +70,17 @@ async def once_sent(
     """`record` a provider's report in a transaction. A report that finds nothing to move
     while its delivery is still being sent came before the provider's acceptance was recorded
     (a failure, a busy line, told at once): it is tried again until that is recorded, for up
-    to `SENDING_WAIT_SECONDS`, so that it is not lost."""
+    to `SENDING_WAIT_SECONDS`, so that it is not lost.
+
+    Whether the delivery is being sent is read before the report is recorded: read after, on
+    PostgreSQL it may already see the acceptance committed in between, and the report, which
+    found the delivery not yet sent, would be given up."""
     deadline = time.monotonic() + SENDING_WAIT_SECONDS
     while True:
         async with database.session() as session:
+            sending = delivery_id is not None and await outbox.being_sent(session, delivery_id)
             moved = await record(session)
-            waiting = (
-                moved is None
-                and delivery_id is not None
-                and await outbox.being_sent(session, delivery_id)
-            )
-        if not waiting or time.monotonic() > deadline:
+        if moved is not None or not sending or time.monotonic() > deadline:
             return moved
         await asyncio.sleep(0.05)
 

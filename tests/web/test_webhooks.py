@@ -9,16 +9,18 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from twilio.request_validator import RequestValidator
 
 from notifier.access import Principal
 from notifier.alert_request import AlertRequest
-from notifier.domain import Channel, Role
+from notifier.domain import Channel, DeliveryStatus, Role
 from notifier.settings import load_settings
 from notifier.store import alerts, materialisation, outbox
 from notifier.store.engine import Database
 from notifier.store.tables import DELIVERY, PERSON
 from notifier.web.app import create_app
+from notifier.web.webhooks import once_sent
 from tests.clock import HandClock
 from tests.seeding import nairobi_people, seed
 from tests.web.wake import WakeCounter
@@ -286,3 +288,40 @@ async def test_a_delivery_number_that_is_not_one_is_400(twilio: Callbacks, numbe
     assert response.status_code == 400
     assert "delivery must be a delivery number" in response.text
     assert await snapshot(twilio.database) == before
+
+
+async def test_a_report_racing_the_acceptance_is_recorded_once_it_lands(
+    database: Database,
+) -> None:
+    """A provider's failure report that found its SMS still being sent, while the SMS lane's
+    record of the acceptance landed in between (as it may, on PostgreSQL, between two reads of
+    one transaction), is tried again and recorded, not given up."""
+    await seed(database, nairobi_people(1))
+    request = AlertRequest(
+        title="Flood", message="Move to higher floors.", stations=("NBO",), channels=(Channel.SMS,)
+    )
+    async with database.session() as session:
+        alert = await alerts.create_alert(session, request, Principal("admin", Role.ADMIN))
+    assert alert.id is not None
+    async with database.session() as session:
+        await materialisation.materialise_batch(session, alert.id, 100, NOW)
+    async with database.session() as session:
+        [claimed] = await outbox.claim(
+            session, Channel.SMS, 10, "worker-1", NOW, timedelta(seconds=60)
+        )
+    sid = "SM" + "1" * 32
+    attempts = 0
+
+    async def record(session: AsyncSession) -> DeliveryStatus | None:
+        nonlocal attempts
+        attempts += 1
+        if attempts == 1:  # read before the acceptance; the acceptance lands just after
+            await outbox.mark_sent(session, claimed.id, sid, NOW)
+            return None
+        return await outbox.record_provider_status(
+            session, Channel.SMS, sid, "failed", "30003", CALLBACK_AT, delivery_id=claimed.id
+        )
+
+    moved = await once_sent(database, claimed.id, record)
+    assert (moved, attempts) == (DeliveryStatus.FAILED, 2)
+    assert (await status_of(database, sid)) == DeliveryStatus.FAILED.value
