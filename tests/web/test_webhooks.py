@@ -18,6 +18,7 @@ from notifier.domain import Channel, DeliveryStatus, Role
 from notifier.settings import load_settings
 from notifier.store import alerts, materialisation, outbox
 from notifier.store.engine import Database
+from notifier.store.sending import ClaimedDelivery
 from notifier.store.tables import DELIVERY, PERSON
 from notifier.web.app import create_app
 from notifier.web.webhooks import once_sent
@@ -123,9 +124,8 @@ async def deliveries_of(database: Database, person_id: str) -> list[tuple[str, s
         return sorted((row.channel, row.status) for row in (await session.execute(query)).all())
 
 
-async def sms_alert_sent(database: Database) -> list[str]:
-    """Raise an SMS-only alert to two people at NBO, send both SMS; their SIDs, by person."""
-    await seed(database, nairobi_people(2))
+async def sms_alert_claimed(database: Database, people: int) -> list[ClaimedDelivery]:
+    """Raise an SMS-only alert to the `people` seeded at NBO, and claim their SMS."""
     request = AlertRequest(
         title="Flood", message="Move to higher floors.", stations=("NBO",), channels=(Channel.SMS,)
     )
@@ -138,6 +138,15 @@ async def sms_alert_sent(database: Database) -> list[str]:
         claimed = await outbox.claim(
             session, Channel.SMS, 10, "worker-1", NOW, timedelta(seconds=60)
         )
+    assert len(claimed) == people
+    return claimed
+
+
+async def sms_alert_sent(database: Database) -> list[str]:
+    """Raise an SMS-only alert to two people at NBO, send both SMS; their SIDs, by person."""
+    await seed(database, nairobi_people(2))
+    claimed = await sms_alert_claimed(database, 2)
+    async with database.session() as session:
         sids = [f"SM{delivery.person:032d}" for delivery in claimed]
         for delivery, sid in zip(claimed, sids, strict=True):
             await outbox.mark_sent(session, delivery.id, sid, NOW)
@@ -297,18 +306,7 @@ async def test_a_report_racing_the_acceptance_is_recorded_once_it_lands(
     record of the acceptance landed in between (as it may, on PostgreSQL, between two reads of
     one transaction), is tried again and recorded, not given up."""
     await seed(database, nairobi_people(1))
-    request = AlertRequest(
-        title="Flood", message="Move to higher floors.", stations=("NBO",), channels=(Channel.SMS,)
-    )
-    async with database.session() as session:
-        alert = await alerts.create_alert(session, request, Principal("admin", Role.ADMIN))
-    assert alert.id is not None
-    async with database.session() as session:
-        await materialisation.materialise_batch(session, alert.id, 100, NOW)
-    async with database.session() as session:
-        [claimed] = await outbox.claim(
-            session, Channel.SMS, 10, "worker-1", NOW, timedelta(seconds=60)
-        )
+    [claimed] = await sms_alert_claimed(database, 1)
     sid = "SM" + "1" * 32
     attempts = 0
 
