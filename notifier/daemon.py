@@ -170,7 +170,12 @@ class Daemon:
             ws="none",
         )
         # Not uvicorn's `limit_concurrency` nor `timeout_keep_alive`: see connection_limits.
-        server = _HttpServer(config, _http_connections(settings), http.keep_alive_seconds)
+        server = _HttpServer(
+            config,
+            max_connections=_http_connections(settings),
+            idle_seconds=http.keep_alive_seconds,
+            body_seconds=http.body_seconds,
+        )
         listening = http_socket(http.host, http.port)
         async with contextlib.AsyncExitStack() as stack:
             stack.callback(listening.close)

@@ -46,6 +46,7 @@ class HttpSettings(Section):
     max_body_bytes: int = Field(default=65_536, ge=1024, le=16_777_216)
     max_form_bytes: int = Field(default=16_384, ge=1024, le=1_048_576)
     keep_alive_seconds: float = Field(default=5.0, gt=0, le=3600)
+    body_seconds: float = Field(default=30.0, gt=0, le=3600)
     max_connections: int = Field(default=512, ge=8, le=100_000)
 
     @field_validator("public_url")

@@ -92,6 +92,16 @@ async def closed_by_server(reader: asyncio.StreamReader, seconds: float) -> bool
     return True
 
 
+async def trickle(writer: asyncio.StreamWriter, start: bytes) -> None:
+    """Send `start`, then a byte every 0.1 s for as long as a test waits, or the server lets it."""
+    writer.write(start)
+    with contextlib.suppress(ConnectionError):
+        for _ in range(int(CLOSED_WITHIN_SECONDS * 10)):
+            writer.write(b"X")
+            await writer.drain()
+            await asyncio.sleep(0.1)
+
+
 def line_count(log: Path) -> int:
     """How many lines the daemon has written so far."""
     return len(log.read_bytes().splitlines())
@@ -129,16 +139,7 @@ async def test_a_request_head_sent_byte_by_byte_is_cut_off(tmp_path: Path) -> No
     """A request head trickling in is cut off at keep_alive_seconds, though bytes keep coming."""
     async with serving(tmp_path, NOTIFIER_HTTP__KEEP_ALIVE_SECONDS="0.5") as (port, _):
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-
-        async def trickle() -> None:
-            writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
-            with contextlib.suppress(ConnectionError):
-                for _ in range(int(CLOSED_WITHIN_SECONDS * 10)):
-                    writer.write(b"X")
-                    await writer.drain()
-                    await asyncio.sleep(0.1)
-
-        trickling = asyncio.create_task(trickle())
+        trickling = asyncio.create_task(trickle(writer, b"GET /healthz HTTP/1.1\r\nHost: x\r\n"))
         try:
             assert await closed_by_server(reader, CLOSED_WITHIN_SECONDS)
         finally:
@@ -166,3 +167,54 @@ async def test_beyond_max_connections_the_longest_idle_one_is_closed(tmp_path: P
         finally:
             for _, writer in idle:
                 writer.close()
+
+
+async def test_a_request_body_sent_byte_by_byte_is_answered_408(tmp_path: Path) -> None:
+    """A body still trickling in body_seconds after its head gets 408, and the connection ends."""
+    async with serving(
+        tmp_path, NOTIFIER_HTTP__BODY_SECONDS="0.5", NOTIFIER_HTTP__KEEP_ALIVE_SECONDS="60"
+    ) as (port, log):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        head = (
+            b"POST /webhooks/twilio/sms HTTP/1.1\r\nHost: x\r\nX-Twilio-Signature: c2lnbmVk\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\n"
+        )
+        trickling = asyncio.create_task(trickle(writer, head))
+        try:
+            async with asyncio.timeout(CLOSED_WITHIN_SECONDS):
+                status = await reader.readline()
+            assert await closed_by_server(reader, CLOSED_WITHIN_SECONDS)
+        finally:
+            trickling.cancel()
+            writer.close()
+        assert status.startswith(b"HTTP/1.1 408 "), status
+        assert await healthz_status(port, 5) == 200
+    assert log.read_text().count('"http_request_body_late"') == 1, log.read_text()[-3000:]
+
+
+async def test_a_client_that_stops_reading_its_responses_is_cut_off(tmp_path: Path) -> None:
+    """Responses nobody takes for body_seconds are dropped with their connection."""
+    async with serving(
+        tmp_path, NOTIFIER_HTTP__BODY_SECONDS="0.5", NOTIFIER_HTTP__KEEP_ALIVE_SECONDS="60"
+    ) as (port, log):
+        async with httpx.AsyncClient() as client:
+            document = await client.get(f"http://127.0.0.1:{port}/api/openapi.json")
+        asked = 1000
+        whole = asked * len(document.content)  # the bodies alone, about 30 MB
+        connection = socket.socket()
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        connection.connect(("127.0.0.1", port))
+        connection.sendall(b"GET /api/openapi.json HTTP/1.1\r\nHost: x\r\n\r\n" * asked)
+        await asyncio.sleep(3)  # none of it read meanwhile
+        reader, writer = await asyncio.open_connection(sock=connection)
+        received = 0
+        try:
+            async with asyncio.timeout(CLOSED_WITHIN_SECONDS):
+                with contextlib.suppress(ConnectionError):
+                    while chunk := await reader.read(65536):
+                        received += len(chunk)
+        finally:
+            writer.close()
+        assert received < whole / 2, (received, whole)
+        assert await healthz_status(port, 5) == 200
+    assert '"http_response_not_read"' in log.read_text(), log.read_text()[-3000:]
