@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from notifier.errors import ConfigError
+from notifier.store.dead_connections import connect_arguments, watch_sockets
 from notifier.store.direct import DirectConnections
 from notifier.store.idle_ping import ping_when_idle
 from notifier.store.outage import Outages
@@ -91,6 +92,10 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
             timeout: CONNECT_TIMEOUT_SECONDS,
             **options.get("connect_args", {}),
         }
+    if not sqlite:
+        options["connect_args"] = connect_arguments(
+            parsed.get_driver_name(), options.get("connect_args", {})
+        )
     if sqlite:
         # Writing sessions take turns (see Database); reading ones go alongside, and WAL lets
         # them read while one writes. A few connections (an aiosqlite thread each) suffice.
@@ -105,7 +110,9 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
         raise ConfigError(f"configuration error: database.url: {error}") from None
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _tune_sqlite)
-    elif not options.get("pool_pre_ping"):
+        return engine
+    watch_sockets(engine)
+    if not options.get("pool_pre_ping"):
         # A SQLite file cannot go away under a pooled connection; a network database can, and
         # a connection broken by an outage is then found and replaced when it is next taken.
         ping_when_idle(engine)
