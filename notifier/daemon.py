@@ -41,6 +41,7 @@ from notifier.store.scheduler_lock import scheduler_lock
 from notifier.web.app import create_app
 from notifier.web.connection_limits import BoundedServer
 from notifier.web.metrics import SendMetrics
+from notifier.web.server_warnings import hold_back_server_warnings
 
 log = structlog.get_logger(__name__)
 
@@ -169,6 +170,7 @@ class Daemon:
             http="h11",
             ws="none",
         )
+        hold_back_server_warnings()  # one per bad request would let anyone flood the log
         # Not uvicorn's `limit_concurrency` nor `timeout_keep_alive`: see connection_limits.
         server = _HttpServer(
             config,

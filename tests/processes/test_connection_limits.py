@@ -218,3 +218,24 @@ async def test_a_client_that_stops_reading_its_responses_is_cut_off(tmp_path: Pa
         assert received < whole / 2, (received, whole)
         assert await healthz_status(port, 5) == 200
     assert '"http_response_not_read"' in log.read_text(), log.read_text()[-3000:]
+
+
+async def test_a_flood_of_bad_requests_writes_a_line_or_two_to_the_log(tmp_path: Path) -> None:
+    """300 malformed requests and 300 asking for an upgrade, each a warning of uvicorn's, are
+    logged once each, the next one let through saying how many were held back."""
+    async with serving(tmp_path) as (port, log):
+        before = line_count(log)
+        for request in (
+            b"NOT HTTP AT ALL\r\n\r\n",
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: upgrade, close\r\nUpgrade: h2c\r\n\r\n",
+        ):
+            for _ in range(300):
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.write(request)
+                await reader.read()  # answered (400, or /healthz), then closed
+                writer.close()
+        assert await healthz_status(port, 5) == 200
+        written = log.read_text().splitlines()[before:]
+    warnings = [line for line in written if '"warning"' in line]
+    assert len(warnings) <= 3, warnings[:10]
+    assert any("Invalid HTTP request received." in line for line in warnings), written[-10:]
