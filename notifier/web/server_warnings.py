@@ -1,10 +1,11 @@
-"""uvicorn's warnings about requests, each logged at most once every 10 s.
+"""The servers' warnings about what clients send, each logged at most once every 10 s.
 
 uvicorn warns for every malformed request ("Invalid HTTP request received.") and twice for
-every request asking for a protocol upgrade, however many come on one connection: anyone on
-the internet could write the log as fast as they send. Each such warning (told apart by its
-text) is let through once per `EVERY_SECONDS`; the next one let through says how many were
-held back meanwhile (`more`).
+every request asking for a protocol upgrade, however many come on one connection; aiosmtpd
+(the inbound SMTP listener) for every unknown command, five a session. Anyone on the internet
+could write the log as fast as they send. Each such warning (told apart by its text) is let
+through once per `EVERY_SECONDS`; the next one let through says how many were held back
+meanwhile (`more`). Errors always pass.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from collections.abc import Callable
 from typing import Final
 
 EVERY_SECONDS: Final = 10.0
-LOGGER: Final = "uvicorn.error"
-"""The logger uvicorn's HTTP protocol writes its warnings to."""
+LOGGERS: Final = ("uvicorn.error", "mail.log")
+"""The loggers uvicorn's HTTP protocol and aiosmtpd's SMTP protocol write their warnings to."""
 
 
 class HeldBackWarnings(logging.Filter):
@@ -34,7 +35,7 @@ class HeldBackWarnings(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno != logging.WARNING:
             return True
-        key = record.msg  # uvicorn's texts are constants: a handful of keys at most
+        key = record.msg  # the servers' texts are constants (formats): a handful of keys
         now = self._clock()
         if now < self._next.get(key, float("-inf")):
             self._held_back[key] = self._held_back.get(key, 0) + 1
@@ -45,7 +46,10 @@ class HeldBackWarnings(logging.Filter):
 
 
 def hold_back_server_warnings() -> None:
-    """Have uvicorn's warnings held back (once; calling again replaces the filter)."""
-    logger = logging.getLogger(LOGGER)
-    logger.filters[:] = [kept for kept in logger.filters if not isinstance(kept, HeldBackWarnings)]
-    logger.addFilter(HeldBackWarnings())
+    """Have the servers' warnings held back (calling again replaces the filters)."""
+    for name in LOGGERS:
+        logger = logging.getLogger(name)
+        logger.filters[:] = [
+            kept for kept in logger.filters if not isinstance(kept, HeldBackWarnings)
+        ]
+        logger.addFilter(HeldBackWarnings())

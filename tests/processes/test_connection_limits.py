@@ -92,6 +92,21 @@ async def closed_by_server(reader: asyncio.StreamReader, seconds: float) -> bool
     return True
 
 
+async def send_each_on_its_own(port: int, data: bytes, times: int) -> None:
+    """Send `data` `times` times, each on a connection of its own, read until the server
+    closes it."""
+    for _ in range(times):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(data)
+        await reader.read()
+        writer.close()
+
+
+def warnings_since(log: Path, before: int) -> list[str]:
+    """The warning lines the daemon wrote after its first `before` lines."""
+    return [line for line in log.read_text().splitlines()[before:] if '"warning"' in line]
+
+
 async def trickle(writer: asyncio.StreamWriter, start: bytes) -> None:
     """Send `start`, then a byte every 0.1 s for as long as a test waits, or the server lets it."""
     writer.write(start)
@@ -225,17 +240,30 @@ async def test_a_flood_of_bad_requests_writes_a_line_or_two_to_the_log(tmp_path:
     logged once each, the next one let through saying how many were held back."""
     async with serving(tmp_path) as (port, log):
         before = line_count(log)
-        for request in (
-            b"NOT HTTP AT ALL\r\n\r\n",
-            b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: upgrade, close\r\nUpgrade: h2c\r\n\r\n",
-        ):
-            for _ in range(300):
-                reader, writer = await asyncio.open_connection("127.0.0.1", port)
-                writer.write(request)
-                await reader.read()  # answered (400, or /healthz), then closed
-                writer.close()
+        await send_each_on_its_own(port, b"NOT HTTP AT ALL\r\n\r\n", 300)  # answered 400
+        upgrade = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: upgrade, close\r\nUpgrade: h2c"
+        await send_each_on_its_own(port, upgrade + b"\r\n\r\n", 300)
         assert await healthz_status(port, 5) == 200
-        written = log.read_text().splitlines()[before:]
-    warnings = [line for line in written if '"warning"' in line]
+        warnings = warnings_since(log, before)
     assert len(warnings) <= 3, warnings[:10]
-    assert any("Invalid HTTP request received." in line for line in warnings), written[-10:]
+    assert any("Invalid HTTP request received." in line for line in warnings), warnings
+
+
+async def test_a_flood_of_unknown_smtp_commands_writes_a_line_or_two_to_the_log(
+    tmp_path: Path,
+) -> None:
+    """50 SMTP sessions of unknown commands, each one a warning of aiosmtpd's, are logged
+    once for each of its texts."""
+    inbound = free_port()
+    async with serving(
+        tmp_path,
+        NOTIFIER_EMAIL__REPLY_DOMAIN="reply.example.org",
+        NOTIFIER_EMAIL__INBOUND__ENABLED="true",
+        NOTIFIER_EMAIL__INBOUND__PORT=str(inbound),
+    ) as (port, log):
+        before = line_count(log)
+        await send_each_on_its_own(inbound, b"BOGUS\r\n" * 6, 50)  # the sixth ends it
+        assert await healthz_status(port, 5) == 200
+        warnings = warnings_since(log, before)
+    assert len(warnings) <= 2, warnings[:10]
+    assert any("unrecognised" in line for line in warnings), warnings
