@@ -104,7 +104,9 @@ class Daemon:
         try:
             async with AsyncExitStack() as stack:
                 database = await stack.enter_async_context(
-                    Database.open(self.settings.database.url)
+                    Database.open(
+                        self.settings.database.url, pool_size=self.settings.database.pool_size
+                    )
                 )
                 await schema.require_current(database)
                 templates = load_templates(templates_location(self.settings.messages.templates_dir))
@@ -252,7 +254,12 @@ class Daemon:
 def _http_connections(settings: Settings) -> int:
     """`http.max_connections`, lowered where the open-file limit cannot hold it beside the rest."""
     open_files = raise_open_file_limit()
-    reserved = _RESERVED_FILES + settings.email.pool_size + settings.sms.concurrency
+    reserved = (
+        _RESERVED_FILES
+        + settings.database.pool_size
+        + settings.email.pool_size
+        + settings.sms.concurrency
+    )
     if settings.email.inbound.enabled:
         reserved += MAX_SESSIONS
     budget = http_connection_budget(settings.http.max_connections, open_files, reserved)

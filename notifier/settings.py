@@ -36,6 +36,8 @@ class Section(BaseModel):
 
 class DatabaseSettings(Section):
     url: str = "sqlite+aiosqlite:///./notifier.db"
+    # PostgreSQL only: at least the eight a replica holds for good, and four to work with.
+    pool_size: int = Field(default=16, ge=12, le=1000)
 
 
 class HttpSettings(Section):

@@ -47,15 +47,13 @@ The drivers' own default is a minute: a loop trying to connect to a server that 
 without a word would go on waiting that long after it came back.
 """
 
-POSTGRES_POOL_LIMIT: Final = 16
-"""The most connections a replica's pool opens to PostgreSQL (SQLAlchemy's default was 15)."""
-POSTGRES_POOL_KEPT: Final = 12
-"""How many of them the pool keeps open once returned. A replica holds about eight for good
-(four kept for sending, its presence, its news, the scheduler's and the CAP feeds' locks), so
-the rest always fit among those kept. With SQLAlchemy's default of 5 kept, connections were
-closed on their return and others opened at once, a new PostgreSQL process each: 2,300 in the
-30 s of `bench/replies.py`'s `/healthz` load on two replicas (`tests/store/test_engine.py`)."""
-
+POSTGRES_POOL_SIZE: Final = 16
+"""The most connections a replica's pool opens to PostgreSQL, each kept open once opened
+(`database.pool_size`). A replica holds about eight for good (four kept for sending, its
+presence, its news, the scheduler's and the CAP feeds' locks); the rest serve requests and
+loops in turn. A pool that closed connections on their return only to open others at once (a
+new PostgreSQL process each) made 2,300 in the 30 s of `bench/replies.py`'s `/healthz` load
+on two replicas with SQLAlchemy's default of 5 kept (`tests/store/test_engine.py`)."""
 _CONNECT_TIMEOUT_ARGUMENT = {"asyncpg": "timeout", "psycopg": "connect_timeout"}
 
 T = TypeVar("T")
@@ -102,8 +100,8 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
         options.setdefault("pool_size", 4)
         options.setdefault("max_overflow", 0)
     else:
-        options.setdefault("pool_size", POSTGRES_POOL_KEPT)
-        options.setdefault("max_overflow", POSTGRES_POOL_LIMIT - POSTGRES_POOL_KEPT)
+        options.setdefault("pool_size", POSTGRES_POOL_SIZE)
+        options.setdefault("max_overflow", 0)
     try:
         engine = create_async_engine(parsed, **options)
     except Exception as error:  # an unknown or missing driver
@@ -152,9 +150,11 @@ class Database:
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, url: str) -> AsyncIterator[Database]:
-        """Open the database at `url`, and dispose of its connections on exit."""
-        database = cls(create_engine(url))
+    async def open(cls, url: str, *, pool_size: int | None = None) -> AsyncIterator[Database]:
+        """Open the database at `url`, and dispose of its connections on exit. `pool_size`:
+        the most connections to open to PostgreSQL (POSTGRES_POOL_SIZE if None)."""
+        options = {} if pool_size is None or url.startswith("sqlite") else {"pool_size": pool_size}
+        database = cls(create_engine(url, **options))
         try:
             yield database
         finally:

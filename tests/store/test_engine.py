@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Connection, event, text
 
 from notifier.errors import ConfigError
-from notifier.store.engine import POSTGRES_POOL_LIMIT, Database, create_engine
+from notifier.store.engine import POSTGRES_POOL_SIZE, Database, create_engine
 
 
 async def make_table(database: Database) -> None:
@@ -189,18 +189,22 @@ news, the scheduler's and the CAP feeds' locks."""
 
 
 @pytest.mark.postgres
-async def test_bursts_of_work_reuse_the_pools_connections(postgres_url: str) -> None:
+@pytest.mark.parametrize(("pool_size", "most"), [(None, POSTGRES_POOL_SIZE), (12, 12), (40, 40)])
+async def test_bursts_of_work_reuse_the_pools_connections(
+    postgres_url: str, pool_size: int | None, most: int
+) -> None:
     """Beside the connections a replica holds for good, bursts of concurrent transactions (a
     load balancer's probes, officers' screens) wait their turn for the pool's connections:
     none is closed on its return only for another to be opened (a new PostgreSQL process
-    each), and no more than POSTGRES_POOL_LIMIT are ever opened."""
+    each), and no more than `database.pool_size` (by default POSTGRES_POOL_SIZE) are opened,
+    every one of them used."""
     opened = 0
 
     def count(*_: object) -> None:
         nonlocal opened
         opened += 1
 
-    async with Database.open(postgres_url) as database:
+    async with Database.open(postgres_url, pool_size=pool_size) as database:
         event.listen(database.engine.sync_engine, "connect", count)
         held = [await database.engine.connect() for _ in range(HELD_BY_A_REPLICA)]
 
@@ -214,4 +218,4 @@ async def test_bursts_of_work_reuse_the_pools_connections(postgres_url: str) -> 
         finally:
             for connection in held:
                 await connection.close()
-    assert HELD_BY_A_REPLICA < opened <= POSTGRES_POOL_LIMIT
+    assert opened == most
