@@ -4,7 +4,9 @@ aiosmtpd's `SMTP` protocol in the daemon's own event loop (not aiosmtpd's thread
 `Controller`), its connections accepted by `notifier.accepting`. What it answers the sending
 server:
 
-    a connection beyond MAX_SESSIONS open ones    → 421 4.3.2 at once, and closed
+    a connection beyond MAX_SESSIONS open ones    → the session open the longest is closed
+                                                    if it has been open EVICTABLE_SECONDS;
+                                                    else 421 4.3.2 at once, and closed
     RCPT TO ack+TOKEN@reply_domain, TOKEN ours   → 250
     any other recipient, domain or token          → 550 5.1.1 (this is not a relay)
     more than 10 recipients                       → 452 4.5.3
@@ -52,6 +54,10 @@ MAX_RECIPIENTS: Final = 10
 MAX_SESSIONS: Final = 100
 """SMTP sessions open at once; replies from mail servers are short sessions, each well under
 a second, so a hundred carry thousands of answers a minute."""
+EVICTABLE_SECONDS: Final = 30.0
+"""How long a session must have been open to be closed for a new one when MAX_SESSIONS are:
+a mail server's reply takes well under a second, so sessions that old are stuck or trickling
+bytes to keep the listener full (each read resets aiosmtpd's idle timeout)."""
 READERS: Final = 2
 """The default of `email.inbound.parse_concurrency`."""
 _IDLE_TIMEOUT_SECONDS: Final = 60.0
@@ -99,6 +105,7 @@ class InboundSmtpListener:
         *,
         max_parts: int = MAX_PARTS,
         readers: int = READERS,
+        evictable_seconds: float = EVICTABLE_SECONDS,
     ) -> None:
         self._host = host
         self._port = port
@@ -106,7 +113,8 @@ class InboundSmtpListener:
         self._max_message_bytes = max_message_bytes
         self._readers = ReplyReaders(readers, max_parts)
         self._handler = _ReplyHandler(reply_domain, accepts, record, self._readers)
-        self._sessions: list[SMTP] = []
+        self._sessions: list[_Session] = []
+        self._evictable_seconds = evictable_seconds
         self._busy = Throttle(LOG_EVERY_SECONDS)
         self._listening: socket.socket | None = None
         self._accepting: asyncio.Task[None] | None = None
@@ -152,17 +160,31 @@ class InboundSmtpListener:
         await accept_connections(listening, self._new_session, self._admit, "inbound_smtp")
 
     async def _admit(self, connection: socket.socket) -> bool:
-        """A session for the connection while fewer than MAX_SESSIONS are open; else 421."""
+        """A session for the connection while fewer than MAX_SESSIONS are open, or in place of
+        the one open the longest if it has been open `evictable_seconds`; else 421."""
         self._sessions = [session for session in self._sessions if not _finished(session)]
         if len(self._sessions) < MAX_SESSIONS:
+            return True
+        now = asyncio.get_running_loop().time()
+        oldest = min(self._sessions, key=lambda session: session.opened_at)
+        if now - oldest.opened_at >= self._evictable_seconds:
+            self._sessions.remove(oldest)
+            if isinstance(oldest.transport, asyncio.Transport):
+                oldest.transport.abort()  # its task ends with it (aiosmtpd cancels it)
+            self._log_full("oldest_session_closed", now)
             return True
         with contextlib.suppress(OSError):  # a refusal the sender may not hear is still one
             connection.send(f"421 4.3.2 {self._reply_domain} busy, try again later\r\n".encode())
         connection.close()
-        held_back = self._busy.allows(asyncio.get_running_loop().time())
-        if held_back is not None:
-            log.warning("inbound_smtp_busy", max_sessions=MAX_SESSIONS, more=held_back)
+        self._log_full("refused", now)
         return False
+
+    def _log_full(self, outcome: str, now: float) -> None:
+        held_back = self._busy.allows(now)
+        if held_back is not None:
+            log.warning(
+                "inbound_smtp_busy", max_sessions=MAX_SESSIONS, outcome=outcome, more=held_back
+            )
 
     async def _close_sessions(self) -> None:
         """Close the sessions still open, and end their tasks."""
@@ -178,7 +200,7 @@ class InboundSmtpListener:
             await asyncio.wait(tasks, timeout=_CLOSE_SECONDS)
         self._sessions.clear()
 
-    def _new_session(self) -> SMTP:
+    def _new_session(self) -> _Session:
         session = _Session(
             self._handler,
             data_size_limit=self._max_message_bytes,
@@ -205,6 +227,7 @@ class _Session(SMTP, asyncio.BufferedProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._received = memoryview(bytearray(_READ_BYTES))
+        self.opened_at = asyncio.get_running_loop().time()
 
     def get_buffer(self, sizehint: int) -> memoryview:
         """The one buffer every read goes into, whatever size asyncio suggests."""

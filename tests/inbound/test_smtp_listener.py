@@ -380,6 +380,51 @@ async def test_connections_beyond_the_session_limit_are_told_to_come_back(
             writer.close()
 
 
+async def test_a_full_listener_closes_its_oldest_session_for_a_new_one(sink: Sink) -> None:
+    """With MAX_SESSIONS sessions trickling a byte at a time (each resetting the idle
+    timeout), a new sender is served in place of the one open the longest, once that one has
+    been open `evictable_seconds`: nobody keeps the listener full by being slow."""
+    async with InboundSmtpListener(
+        "127.0.0.1", 0, DOMAIN, LIMIT, TOKENS.__contains__, sink, evictable_seconds=0.5
+    ) as listener:
+        sessions = []
+        for _ in range(MAX_SESSIONS):
+            reader, writer = await asyncio.open_connection("127.0.0.1", listener.port)
+            assert (await asyncio.wait_for(reader.readline(), 10)).startswith(b"220 ")
+            sessions.append((reader, writer))
+
+        async def trickle() -> None:
+            while True:
+                for _, writer in sessions:
+                    if not writer.is_closing():
+                        writer.write(b"N")
+                await asyncio.sleep(0.1)
+
+        trickling = asyncio.create_task(trickle())
+        try:
+            await asyncio.sleep(0.6)
+            with capture_logs() as logs:
+                errors, response = await aiosmtplib.send(
+                    reply("1"),
+                    sender=SENDER,
+                    recipients=[ack("tok1")],
+                    hostname="127.0.0.1",
+                    port=listener.port,
+                    timeout=10,
+                )
+            oldest, _ = sessions[0]
+            closed = await asyncio.wait_for(oldest.read(), 10)
+        finally:
+            trickling.cancel()
+            for _, writer in sessions:
+                writer.close()
+    assert (errors, response) == ({}, "OK")
+    assert [inbound.first_line for inbound in sink.recorded] == ["1"]
+    assert closed == b""  # closed by the listener, nothing more said
+    busy = [entry for entry in logs if entry["event"] == "inbound_smtp_busy"]
+    assert [entry["outcome"] for entry in busy] == ["oldest_session_closed"]
+
+
 async def test_a_reader_process_that_dies_asks_the_sender_to_retry(sink: Sink) -> None:
     """When the process reading replies dies, the reply gets 451; the retry is read and recorded."""
     async with InboundSmtpListener(
