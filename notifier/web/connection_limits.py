@@ -13,8 +13,10 @@ connections, one descriptor each, until the process runs out. Here:
   otherwise), and a client that leaves its response waiting in the server for `body_seconds`
   is cut off: neither a trickled body nor an unread response holds a connection for longer;
 - at most `max_connections` are open. A connection beyond that closes the one idle the
-  longest; when every one has a request under way, it waits for one of them to end (and the
-  listener accepts nothing more meanwhile, leaving new ones queued in the kernel).
+  longest, else the one that has waited on its client the longest, for a body or to take its
+  response, if for `SLOW_CLOSABLE_SECONDS` at least; when every one has a request under way
+  and none is that slow, it waits for one of them to end (and the listener accepts nothing
+  more meanwhile, leaving new ones queued in the kernel).
 
 Connections are accepted by `notifier.accepting`, one at a time, not by asyncio's server.
 """
@@ -34,6 +36,10 @@ from notifier.accepting import Throttle, accept_connections
 
 log = structlog.get_logger(__name__)
 
+SLOW_CLOSABLE_SECONDS: Final = 5.0
+"""How long a connection must have waited on its client (a body still arriving, a response
+not taken) to be closed for a new one when every connection is busy: a webhook's or a
+form's body arrives with its head, and Twilio waits 15 s for an answer."""
 _BUSY_POLL_SECONDS: Final = 0.05
 """While every connection has a request under way, how often to look for one that ended."""
 _LOG_EVERY_SECONDS: Final = 10.0
@@ -60,6 +66,8 @@ class DeadlineProtocol(H11Protocol):
         self._late = late
         self._body_timer: asyncio.TimerHandle | None = None
         self._write_timer: asyncio.TimerHandle | None = None
+        self._waiting_since: dict[str, float] = {}
+        """Since when (loop time) it has waited on its client: "body", "output"."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -84,6 +92,7 @@ class DeadlineProtocol(H11Protocol):
         if self._body_awaited():
             if self._body_timer is None:
                 self._body_timer = self.loop.call_later(self._body_seconds, self._body_late)
+                self._waiting_since["body"] = self.loop.time()
         else:
             self._stop_body_timer()
 
@@ -91,6 +100,7 @@ class DeadlineProtocol(H11Protocol):
         super().pause_writing()
         if self._write_timer is None:
             self._write_timer = self.loop.call_later(self._body_seconds, self._response_stalled)
+            self._waiting_since["output"] = self.loop.time()
 
     def resume_writing(self) -> None:
         super().resume_writing()
@@ -101,8 +111,13 @@ class DeadlineProtocol(H11Protocol):
         timer = self.timeout_keep_alive_task
         return None if timer is None or timer.cancelled() else timer.when()
 
+    def waiting_since(self) -> float | None:
+        """Since when (loop time) it has waited on its client, for a request's body or to take
+        its response; None while it does not."""
+        return min(self._waiting_since.values(), default=None)
+
     def close_now(self) -> None:
-        """Drop the connection at once, unsent output and all: it is idle, and room is needed."""
+        """Drop the connection at once, unsent output and all: room is needed."""
         self.transport.abort()
 
     def _start_idle_timer(self) -> None:
@@ -111,11 +126,13 @@ class DeadlineProtocol(H11Protocol):
         )
 
     def _stop_body_timer(self) -> None:
+        self._waiting_since.pop("body", None)
         if self._body_timer is not None:
             self._body_timer.cancel()
             self._body_timer = None
 
     def _stop_write_timer(self) -> None:
+        self._waiting_since.pop("output", None)
         if self._write_timer is not None:
             self._write_timer.cancel()
             self._write_timer = None
@@ -133,6 +150,7 @@ class DeadlineProtocol(H11Protocol):
     def _body_late(self) -> None:
         """The body did not arrive in time: answer 408 if nothing was answered yet, and close."""
         self._body_timer = None
+        self._waiting_since.pop("body", None)
         cycle = self.cycle
         if cycle is None or self.transport.is_closing():
             return
@@ -149,6 +167,7 @@ class DeadlineProtocol(H11Protocol):
     def _response_stalled(self) -> None:
         """The client took none of the response in time: drop the connection and what it holds."""
         self._write_timer = None
+        self._waiting_since.pop("output", None)
         if self.transport.get_write_buffer_size():
             self._log_late("http_response_not_read")
             self.transport.abort()
@@ -193,7 +212,8 @@ class BoundedServer(uvicorn.Server):
         self._idle_seconds = idle_seconds
         self._body_seconds = body_seconds
         self._listening: list[socket.socket] = []
-        self._full = Throttle(_LOG_EVERY_SECONDS)
+        self._full: dict[str, Throttle] = {}
+        """A throttle for each outcome of a full server, so that each is seen."""
         self._late = Throttle(_LOG_EVERY_SECONDS)
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
@@ -227,21 +247,28 @@ class BoundedServer(uvicorn.Server):
         )
 
     async def _admit(self, connection: socket.socket) -> bool:
-        """Make room for one more connection: close the one idle the longest, or wait."""
+        """Make room for one more connection: close the one idle the longest, else the one
+        that has waited on its client the longest (for `SLOW_CLOSABLE_SECONDS` at least),
+        else wait."""
         connections = self.server_state.connections
+        loop = asyncio.get_running_loop()
         while len(connections) >= self.max_connections:
-            idle = _longest_idle(connections)
-            if idle is None:
+            closing, outcome = _longest_idle(connections), "idle_connection_closed"
+            if closing is None:
+                since = loop.time() - SLOW_CLOSABLE_SECONDS
+                closing, outcome = _slowest(connections, since), "slow_connection_closed"
+            if closing is None:
                 self._log_full("every_connection_busy")
                 await asyncio.sleep(_BUSY_POLL_SECONDS)
                 continue
-            self._log_full("idle_connection_closed")
-            idle.close_now()
+            self._log_full(outcome)
+            closing.close_now()
             await asyncio.sleep(0)  # its `connection_lost` runs next, and frees its place
         return True
 
     def _log_full(self, outcome: str) -> None:
-        held_back = self._full.allows(asyncio.get_running_loop().time())
+        throttle = self._full.setdefault(outcome, Throttle(_LOG_EVERY_SECONDS))
+        held_back = throttle.allows(asyncio.get_running_loop().time())
         if held_back is not None:
             log.warning(
                 "http_connections_full",
@@ -249,6 +276,19 @@ class BoundedServer(uvicorn.Server):
                 outcome=outcome,
                 more=held_back,
             )
+
+
+def _slowest(connections: set[Any], since: float) -> DeadlineProtocol | None:
+    """Of the connections, the one that has waited on its client the longest, if it has
+    waited since `since` at least; None otherwise."""
+    chosen: DeadlineProtocol | None = None
+    earliest = since
+    for connection in connections:
+        if isinstance(connection, DeadlineProtocol):
+            waiting = connection.waiting_since()
+            if waiting is not None and waiting <= earliest:
+                chosen, earliest = connection, waiting
+    return chosen
 
 
 def _longest_idle(connections: set[Any]) -> DeadlineProtocol | None:

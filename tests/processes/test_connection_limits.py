@@ -267,3 +267,30 @@ async def test_a_flood_of_unknown_smtp_commands_writes_a_line_or_two_to_the_log(
         warnings = warnings_since(log, before)
     assert len(warnings) <= 2, warnings[:10]
     assert any("unrecognised" in line for line in warnings), warnings
+
+
+async def test_beyond_max_connections_the_slowest_sender_makes_room(tmp_path: Path) -> None:
+    """With every connection busy trickling a request's body, a new request is served in
+    place of the one that has been sending the longest, long before any body's deadline."""
+    async with serving(
+        tmp_path,
+        NOTIFIER_HTTP__MAX_CONNECTIONS="8",
+        NOTIFIER_HTTP__BODY_SECONDS="600",
+        NOTIFIER_HTTP__KEEP_ALIVE_SECONDS="60",
+    ) as (port, log):
+        head = (
+            b"POST /webhooks/twilio/sms HTTP/1.1\r\nHost: x\r\nX-Twilio-Signature: c2lnbmVk\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 10000\r\n\r\n"
+        )
+        slow = [await asyncio.open_connection("127.0.0.1", port) for _ in range(8)]
+        trickling = [asyncio.create_task(trickle(writer, head)) for _, writer in slow]
+        try:
+            assert await healthz_status(port, 30) == 200
+            first, _ = slow[0]
+            assert await closed_by_server(first, CLOSED_WITHIN_SECONDS)
+        finally:
+            for task in trickling:
+                task.cancel()
+            for _, writer in slow:
+                writer.close()
+    assert '"slow_connection_closed"' in log.read_text(), log.read_text()[-3000:]
