@@ -4,7 +4,11 @@ The lock is a session lock (`pg_try_advisory_lock`) on a connection taken from t
 kept for it alone while held, so nothing else runs on it; it is closed, never handed back to
 the pool, when the lock is let go. The server releases the lock the moment that connection
 ends: when the holder stops, or dies without a word (SIGKILL, a machine lost), its socket
-closes and the replicas that keep trying take it within their next try. The lock is named
+closes and the replicas that keep trying take it within their next try. A connection whose
+network went silent is different: the holder gives it up (`notifier.store.dead_connections`),
+but the server keeps its session, and the lock, until its own keepalives give up. So a
+holder taking its lock again first ends that session of its own, found by its server
+process's id and its name, as PostgreSQL lets a role end its own sessions. The lock is named
 after the schema the notifier's tables are in, so installations sharing a database in
 schemas of their own have a scheduler each. The connection is named
 `notifier drill scheduler WORKER` in `pg_stat_activity` while it holds the lock, so an
@@ -19,10 +23,14 @@ from __future__ import annotations
 import contextlib
 from typing import Protocol
 
+import structlog
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from notifier.store.engine import Database, is_sqlite
+
+log = structlog.get_logger(__name__)
 
 SCHEDULER_LOCK_CLASS = 0x6E6F_7469  # "noti": the drill scheduler's lock; its key the schema's hash
 APPLICATION_NAME = "notifier drill scheduler"
@@ -84,12 +92,17 @@ class AdvisoryLock:
         self._class = lock_class
         self._key = key
         self._connection: AsyncConnection | None = None
+        self._server_process: int | None = None
+        """The server process of the connection holding the lock, or of the last one."""
 
     async def acquire(self) -> bool:
         if self._connection is not None:
             return True
         connection = await self._engine.connect()
         try:
+            if self._server_process is not None:
+                await _end_own_session(connection, self._server_process, self._name)
+                self._server_process = None  # ended, or ending: once is enough
             taken = await connection.scalar(
                 text(
                     "SELECT pg_try_advisory_lock("
@@ -98,8 +111,10 @@ class AdvisoryLock:
                 {"class": self._class, "key": self._key},
             )
             if taken:
-                await connection.execute(
-                    text("SELECT set_config('application_name', :name, false)"),
+                self._server_process = await connection.scalar(
+                    text(
+                        "SELECT pg_backend_pid() FROM set_config('application_name', :name, false)"
+                    ),
                     {"name": self._name},
                 )
             await connection.commit()
@@ -131,6 +146,27 @@ class AdvisoryLock:
 
     async def close(self) -> None:
         await self.release()
+
+
+async def _end_own_session(connection: AsyncConnection, process: int, name: str) -> None:
+    """End server process `process` if it is still there under our `name`: a session of ours
+    whose connection was given up, which may still hold the lock. A refusal (a role not
+    allowed to) is logged and left to the server's keepalives."""
+    try:
+        ended = await connection.scalar(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE pid = :process AND application_name = :name"
+            ),
+            {"process": process, "name": name},
+        )
+        await connection.commit()
+    except DBAPIError as error:
+        await connection.rollback()
+        log.warning("lock_session_not_ended", lock=name, error=str(error.orig))
+        return
+    if ended:
+        log.info("lock_session_ended", lock=name)
 
 
 async def _close_quietly(connection: AsyncConnection) -> None:
