@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Callable
 from typing import Any, Final
 
 import h11
@@ -281,23 +282,26 @@ class BoundedServer(uvicorn.Server):
 def _slowest(connections: set[Any], since: float) -> DeadlineProtocol | None:
     """Of the connections, the one that has waited on its client the longest, if it has
     waited since `since` at least; None otherwise."""
-    chosen: DeadlineProtocol | None = None
-    earliest = since
-    for connection in connections:
-        if isinstance(connection, DeadlineProtocol):
-            waiting = connection.waiting_since()
-            if waiting is not None and waiting <= earliest:
-                chosen, earliest = connection, waiting
-    return chosen
+    return _earliest(connections, DeadlineProtocol.waiting_since, since)
 
 
 def _longest_idle(connections: set[Any]) -> DeadlineProtocol | None:
     """Of the connections, the one idle the longest; None when every one is busy."""
-    chosen: DeadlineProtocol | None = None
-    earliest = float("inf")
-    for connection in connections:
-        if isinstance(connection, DeadlineProtocol):
-            until = connection.idle_until()
-            if until is not None and until < earliest:
-                chosen, earliest = connection, until
-    return chosen
+    return _earliest(connections, DeadlineProtocol.idle_until, float("inf"))
+
+
+def _earliest(
+    connections: set[Any],
+    when: Callable[[DeadlineProtocol], float | None],
+    not_after: float,
+) -> DeadlineProtocol | None:
+    """Of the connections, the one whose `when` is earliest and not after `not_after`; None
+    when there is none (`when` None for all)."""
+    timed = [
+        (moment, connection)
+        for connection in connections
+        if isinstance(connection, DeadlineProtocol)
+        and (moment := when(connection)) is not None
+        and moment <= not_after
+    ]
+    return min(timed, key=lambda pair: pair[0])[1] if timed else None

@@ -82,6 +82,16 @@ class Replicas:
         return "".join(path.read_text() for path in sorted(self.directory.glob("replica-*.log")))
 
 
+def sending_settings(sms_concurrency: int, email_pool: int, **more: str) -> dict[str, str]:
+    """The settings of replicas with `sms_concurrency` SMS under way and `email_pool` SMTP
+    connections each, and `more` (NOTIFIER_* names)."""
+    return {
+        "NOTIFIER_SMS__CONCURRENCY": str(sms_concurrency),
+        "NOTIFIER_EMAIL__POOL_SIZE": str(email_pool),
+        **more,
+    }
+
+
 def sent(smtp: FakeSmtpServer, twilio: FakeTwilioServer) -> int:
     """Messages the fakes received, SMS and e-mail."""
     return len(twilio.messages) + len(smtp.messages)

@@ -21,7 +21,15 @@ from notifier.store.engine import Database
 from tests.fakes.smtp_server import FakeSmtpServer
 from tests.fakes.twilio_server import FakeTwilioServer
 from tests.faults.blackhole import Blackhole, connections_to
-from tests.faults.replicas import Replicas, duplicates, raise_alert, reached, sent, settle
+from tests.faults.replicas import (
+    Replicas,
+    duplicates,
+    raise_alert,
+    reached,
+    sending_settings,
+    sent,
+    settle,
+)
 from tests.processes.daemons import ACCOUNT_SID, AUTH_TOKEN
 from tests.seeding import nairobi_people, seed
 
@@ -52,11 +60,7 @@ async def test_a_replica_whose_database_connections_go_silent_reaches_everyone(
                 smtp,
                 twilio,
                 tmp_path,
-                {
-                    "NOTIFIER_SMS__CONCURRENCY": str(SMS_CONCURRENCY),
-                    "NOTIFIER_EMAIL__POOL_SIZE": str(EMAIL_POOL),
-                    "NOTIFIER_LOGGING__LEVEL": "info",
-                },
+                sending_settings(SMS_CONCURRENCY, EMAIL_POOL, NOTIFIER_LOGGING__LEVEL="info"),
             )
             with Blackhole() as blackhole:
                 try:

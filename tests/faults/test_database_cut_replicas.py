@@ -31,6 +31,7 @@ from tests.faults.replicas import (
     duplicates,
     raise_alert,
     reached,
+    sending_settings,
     sent,
     settle,
 )
@@ -141,11 +142,7 @@ async def test_replicas_wait_out_a_database_cut_during_a_burst_of_replies(
                 smtp,
                 twilio,
                 tmp_path,
-                {
-                    "NOTIFIER_SMS__CONCURRENCY": str(SMS_CONCURRENCY),
-                    "NOTIFIER_EMAIL__POOL_SIZE": str(EMAIL_POOL),
-                    "NOTIFIER_LOGGING__LEVEL": "info",
-                },
+                sending_settings(SMS_CONCURRENCY, EMAIL_POOL, NOTIFIER_LOGGING__LEVEL="info"),
             )
             try:
                 await replicas.start(REPLICAS)

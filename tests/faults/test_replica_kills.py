@@ -25,6 +25,7 @@ from tests.faults.replicas import (
     held_by,
     raise_alert,
     reached,
+    sending_settings,
     sent,
     settle,
     still_unsent,
@@ -79,11 +80,11 @@ async def test_replicas_killed_at_random_points_lose_nobody(
                 smtp,
                 twilio,
                 tmp_path,
-                {
-                    "NOTIFIER_SMS__CONCURRENCY": str(SMS_CONCURRENCY),
-                    "NOTIFIER_EMAIL__POOL_SIZE": str(EMAIL_POOL),
-                    "NOTIFIER_DISPATCH__LEASE_SECONDS": str(LEASE_SECONDS),
-                },
+                sending_settings(
+                    SMS_CONCURRENCY,
+                    EMAIL_POOL,
+                    NOTIFIER_DISPATCH__LEASE_SECONDS=str(LEASE_SECONDS),
+                ),
             )
             try:
                 await replicas.start(REPLICAS)
